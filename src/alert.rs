@@ -1,0 +1,258 @@
+//! Alerts: identity, level, evidence, merging and the fixed output order (RULES.md §8).
+//!
+//! Rules push [`Contribution`]s into the [`Collector`]; it keeps one [`Alert`] per (rule id,
+//! host), raises the level to the highest contributed, merges evidence, and hands out the alerts
+//! sorted by level, rule id and host. Rules decide *whether* to alert; this module decides how
+//! alerts combine. Whitelisting happens before a contribution is made.
+
+use crate::model::{Location, Ts};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::IpAddr;
+
+/// Alert level. The derived order puts `High` first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    High,
+    Moderate,
+    Low,
+}
+
+impl Level {
+    /// Every level, highest first.
+    pub const ALL: [Level; 3] = [Level::High, Level::Moderate, Level::Low];
+
+    /// `high`, `moderate` or `low`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::High => "high",
+            Level::Moderate => "moderate",
+            Level::Low => "low",
+        }
+    }
+
+    /// Parses `high`, `moderate` or `low` (case-insensitive).
+    pub fn from_name(s: &str) -> Option<Level> {
+        Level::ALL
+            .into_iter()
+            .find(|l| l.name().eq_ignore_ascii_case(s))
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An indicator that matched, as evidence.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MatchedIndicator {
+    /// Indicator type (`domain`, `ip4addr`, ...).
+    pub kind: String,
+    /// Indicator value.
+    pub value: String,
+    /// The observed name, address or hash that matched it.
+    pub matched: String,
+    /// Distinct tags, sorted.
+    pub tags: Vec<String>,
+    /// Every place the indicator was read (`file:line`), sorted.
+    pub sources: Vec<String>,
+}
+
+/// The first record that contributed to an alert.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Occurrence {
+    pub location: Location,
+    pub uid: Option<String>,
+}
+
+/// Everything known about why an alert fired.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Evidence {
+    pub server_ips: BTreeSet<IpAddr>,
+    pub server_ports: BTreeSet<u16>,
+    pub indicators: BTreeSet<MatchedIndicator>,
+    /// Names considered for the destination, each with its sources (`dns`, `pdns:FILE`).
+    pub names: BTreeMap<String, BTreeSet<String>>,
+    /// Rule-specific facts (`issuer: CN=R3,O=Let's Encrypt,C=US`, `sni: x.org`, ...), sorted.
+    pub details: BTreeSet<String>,
+    pub first_ts: Option<Ts>,
+    pub last_ts: Option<Ts>,
+    /// Contributing records per kind: `connections`, `dns_transactions`, `tls_sessions`,
+    /// `http_requests`, `certificate_files`, `alerts` (ADV-01).
+    pub counts: BTreeMap<&'static str, u64>,
+    /// The earliest contributing record (by ts, then location).
+    pub first: Option<(Option<Ts>, Occurrence)>,
+}
+
+impl Evidence {
+    /// Records one (or `count`) contributing records of `kind` seen between `first` and `last`.
+    pub fn seen(&mut self, kind: &'static str, count: u64, first: Option<Ts>, last: Option<Ts>) {
+        *self.counts.entry(kind).or_default() += count;
+        self.first_ts = min_ts(self.first_ts, first);
+        self.last_ts = max_ts(self.last_ts, last);
+    }
+
+    /// Offers an occurrence; the earliest (ts, location) is kept.
+    pub fn occurrence(&mut self, ts: Option<Ts>, occ: Occurrence) {
+        let better = match &self.first {
+            None => true,
+            Some((old_ts, old)) => match (ts, old_ts) {
+                (Some(a), Some(b)) if a != *b => a < *b,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                _ => occ < *old,
+            },
+        };
+        if better {
+            self.first = Some((ts, occ));
+        }
+    }
+
+    /// Merges `other` into `self`.
+    pub fn merge(&mut self, other: Evidence) {
+        self.server_ips.extend(other.server_ips);
+        self.server_ports.extend(other.server_ports);
+        self.indicators.extend(other.indicators);
+        for (name, sources) in other.names {
+            self.names.entry(name).or_default().extend(sources);
+        }
+        self.details.extend(other.details);
+        self.first_ts = min_ts(self.first_ts, other.first_ts);
+        self.last_ts = max_ts(self.last_ts, other.last_ts);
+        for (k, v) in other.counts {
+            *self.counts.entry(k).or_default() += v;
+        }
+        if let Some((ts, occ)) = other.first {
+            self.occurrence(ts, occ);
+        }
+    }
+}
+
+fn min_ts(a: Option<Ts>, b: Option<Ts>) -> Option<Ts> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+fn max_ts(a: Option<Ts>, b: Option<Ts>) -> Option<Ts> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+/// One alert: one per (rule id, host).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alert {
+    pub id: &'static str,
+    pub level: Level,
+    /// A normalised name or a canonical address.
+    pub host: String,
+    pub title: &'static str,
+    pub description: String,
+    pub evidence: Evidence,
+}
+
+/// What a rule contributes for one record or aggregate.
+#[derive(Clone, Debug)]
+pub struct Contribution {
+    pub id: &'static str,
+    pub level: Level,
+    pub host: String,
+    pub title: &'static str,
+    pub description: String,
+    pub evidence: Evidence,
+}
+
+/// Collects contributions into alerts.
+#[derive(Debug, Default)]
+pub struct Collector {
+    alerts: BTreeMap<(&'static str, String), Alert>,
+}
+
+impl Collector {
+    /// An empty collector.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a contribution, merging with an existing alert of the same (rule id, host).
+    pub fn add(&mut self, c: Contribution) {
+        match self.alerts.get_mut(&(c.id, c.host.clone())) {
+            Some(a) => {
+                a.level = a.level.min(c.level);
+                a.evidence.merge(c.evidence);
+            }
+            None => {
+                self.alerts.insert(
+                    (c.id, c.host.clone()),
+                    Alert {
+                        id: c.id,
+                        level: c.level,
+                        host: c.host,
+                        title: c.title,
+                        description: c.description,
+                        evidence: c.evidence,
+                    },
+                );
+            }
+        }
+    }
+
+    /// The alerts so far, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Alert> {
+        self.alerts.values()
+    }
+
+    /// The alerts in the fixed order: level, rule id, host (byte-wise).
+    pub fn into_sorted(self) -> Vec<Alert> {
+        let mut v: Vec<Alert> = self.alerts.into_values().collect();
+        v.sort_by(|a, b| {
+            (a.level, a.id, a.host.as_bytes()).cmp(&(b.level, b.id, b.host.as_bytes()))
+        });
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(id: &'static str, level: Level, host: &str) -> Contribution {
+        Contribution {
+            id,
+            level,
+            host: host.into(),
+            title: "t",
+            description: String::new(),
+            evidence: Evidence::default(),
+        }
+    }
+
+    #[test]
+    fn merges_per_rule_and_host_keeping_the_highest_level() {
+        let mut col = Collector::new();
+        col.add(c("SSL-04", Level::Moderate, "a.org"));
+        col.add(c("SSL-04", Level::High, "a.org"));
+        col.add(c("PROTO-02", Level::Low, "b.org"));
+        col.add(c("IOC-01", Level::High, "b.org"));
+        let out = col.into_sorted();
+        let ids: Vec<_> = out
+            .iter()
+            .map(|a| (a.id, a.level, a.host.as_str()))
+            .collect();
+        assert_eq!(
+            ids,
+            vec![
+                ("IOC-01", Level::High, "b.org"),
+                ("SSL-04", Level::High, "a.org"),
+                ("PROTO-02", Level::Low, "b.org")
+            ]
+        );
+    }
+}

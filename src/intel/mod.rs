@@ -1,0 +1,750 @@
+//! Indicators and whitelist: the store every rule queries, and the builder loaders feed.
+//!
+//! Loaders (one file per format, e.g. [`tinycheck`]) parse their files and call
+//! [`IntelBuilder::add`] / [`WhitelistBuilder::add`] with raw values and their place; the builders
+//! validate and normalise (RULES.md §2, §6), key indicators by (type, value) keeping every (tag,
+//! source) pair, apply `to_delete` once everything is loaded, and build immutable stores whose
+//! lookups cost O(labels) hash probes for names and one probe per prefix length for networks.
+//! Invalid entries become `file:line: reason` diagnostics; nothing here is fatal.
+
+pub mod prefix;
+pub mod tinycheck;
+
+use crate::model::{Diagnostic, Location};
+use crate::names::{self, normalize_name, parse_addr, valid_domain, valid_label};
+use ipnetwork::IpNetwork;
+use prefix::PrefixTable;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// The indicator types of RULES.md §6.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IocType {
+    Ip4addr,
+    Ip6addr,
+    Cidr,
+    Domain,
+    Freedns,
+    Tld,
+    Ns,
+    Sha1cert,
+    Sha256cert,
+    Snort,
+}
+
+impl IocType {
+    /// Every type, in display order.
+    pub const ALL: [IocType; 10] = [
+        IocType::Ip4addr,
+        IocType::Ip6addr,
+        IocType::Cidr,
+        IocType::Domain,
+        IocType::Freedns,
+        IocType::Tld,
+        IocType::Ns,
+        IocType::Sha1cert,
+        IocType::Sha256cert,
+        IocType::Snort,
+    ];
+
+    /// TinyCheck's name of the type.
+    pub fn name(self) -> &'static str {
+        match self {
+            IocType::Ip4addr => "ip4addr",
+            IocType::Ip6addr => "ip6addr",
+            IocType::Cidr => "cidr",
+            IocType::Domain => "domain",
+            IocType::Freedns => "freedns",
+            IocType::Tld => "tld",
+            IocType::Ns => "ns",
+            IocType::Sha1cert => "sha1cert",
+            IocType::Sha256cert => "sha256cert",
+            IocType::Snort => "snort",
+        }
+    }
+
+    /// Parses a TinyCheck type name (case-insensitive). `unknown` is not a type: see
+    /// [`TypeSpec`].
+    pub fn from_name(s: &str) -> Option<IocType> {
+        IocType::ALL
+            .into_iter()
+            .find(|t| t.name().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+impl fmt::Display for IocType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The type a loader gives an entry: a definite type, or `unknown` (inferred, §6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TypeSpec {
+    Known(IocType),
+    Unknown,
+}
+
+impl TypeSpec {
+    /// Parses a type name, accepting `unknown`.
+    pub fn from_name(s: &str) -> Option<TypeSpec> {
+        if s.trim().eq_ignore_ascii_case("unknown") {
+            Some(TypeSpec::Unknown)
+        } else {
+            IocType::from_name(s).map(TypeSpec::Known)
+        }
+    }
+}
+
+/// One (tag, source) pair of an indicator.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Provenance {
+    /// Lower-cased tag, empty when missing.
+    pub tag: String,
+    /// Where the entry was read.
+    pub location: Location,
+    /// TLP or other metadata kept as text, when given.
+    pub tlp: Option<String>,
+}
+
+/// One indicator: a (type, value) key and every place it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Indicator {
+    pub kind: IocType,
+    /// Normalised value: a canonical address, a CIDR, a name, a TLD without its dot, lower-case
+    /// hex, or snort rule text.
+    pub value: String,
+    pub provenance: Vec<Provenance>,
+}
+
+impl Indicator {
+    /// True when `tracker` is the only tag (RULES.md §6).
+    pub fn tracker_only(&self) -> bool {
+        !self.provenance.is_empty() && self.provenance.iter().all(|p| p.tag == "tracker")
+    }
+
+    /// True when some provenance is tagged `tracker`.
+    pub fn has_tracker(&self) -> bool {
+        self.provenance.iter().any(|p| p.tag == "tracker")
+    }
+
+    /// True when some provenance has a tag other than `tracker`.
+    pub fn has_non_tracker(&self) -> bool {
+        self.provenance.iter().any(|p| p.tag != "tracker")
+    }
+
+    /// Distinct tags, sorted.
+    pub fn tags(&self) -> Vec<&str> {
+        let mut t: Vec<&str> = self.provenance.iter().map(|p| p.tag.as_str()).collect();
+        t.sort_unstable();
+        t.dedup();
+        t
+    }
+}
+
+/// Normalises and validates a value for a definite type; the error is the reason to report.
+pub fn normalize_value(kind: IocType, raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err("missing value".into());
+    }
+    match kind {
+        IocType::Ip4addr => match parse_addr(raw) {
+            Some(ip @ IpAddr::V4(_)) => Ok(ip.to_string()),
+            _ => Err(format!("invalid IPv4 address {raw:?}")),
+        },
+        IocType::Ip6addr => match parse_addr(raw) {
+            Some(ip @ IpAddr::V6(_)) => Ok(ip.to_string()),
+            _ => Err(format!("invalid IPv6 address {raw:?}")),
+        },
+        IocType::Cidr => parse_cidr(raw)
+            .map(|n| n.to_string())
+            .ok_or_else(|| format!("invalid CIDR {raw:?}")),
+        IocType::Domain | IocType::Freedns | IocType::Ns => {
+            let n = normalize_name(raw).unwrap_or_default();
+            let n = n.strip_prefix("*.").unwrap_or(&n).to_string();
+            if valid_domain(&n) {
+                Ok(n)
+            } else {
+                Err(format!("invalid {} {raw:?}", kind.name()))
+            }
+        }
+        IocType::Tld => {
+            let n = normalize_name(raw).unwrap_or_default();
+            let n = n.strip_prefix('.').unwrap_or(&n).to_string();
+            if valid_label(&n) {
+                Ok(n)
+            } else {
+                Err(format!("invalid tld {raw:?}"))
+            }
+        }
+        IocType::Sha1cert | IocType::Sha256cert => {
+            let want = if kind == IocType::Sha1cert { 40 } else { 64 };
+            let hex: String = raw.chars().filter(|c| *c != ':').collect();
+            if hex.len() == want && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                Ok(hex.to_ascii_lowercase())
+            } else {
+                Err(format!(
+                    "invalid {} {raw:?} (want {want} hex digits)",
+                    kind.name()
+                ))
+            }
+        }
+        IocType::Snort => Ok(raw.to_string()),
+    }
+}
+
+/// Parses a CIDR or a bare address (as /32 or /128), host bits masked off, IPv4-mapped folded.
+pub fn parse_cidr(raw: &str) -> Option<IpNetwork> {
+    let raw = raw.trim();
+    let net = match raw.split_once('/') {
+        Some((addr, len)) => {
+            let ip = parse_addr(addr)?;
+            let len: u8 = len.trim().parse().ok()?;
+            let len = match (ip, addr.contains(':')) {
+                (IpAddr::V4(_), true) => len.checked_sub(96)?,
+                _ => len,
+            };
+            IpNetwork::new(ip, len).ok()?
+        }
+        None => IpNetwork::from(parse_addr(raw)?),
+    };
+    IpNetwork::new(net.network(), net.prefix()).ok()
+}
+
+/// Infers the type of an `unknown` entry: the first of ip4addr, ip6addr, cidr, sha1cert,
+/// sha256cert, domain that the value fits.
+pub fn infer_type(raw: &str) -> Option<IocType> {
+    [
+        IocType::Ip4addr,
+        IocType::Ip6addr,
+        IocType::Cidr,
+        IocType::Sha1cert,
+        IocType::Sha256cert,
+        IocType::Domain,
+    ]
+    .into_iter()
+    .find(|t| normalize_value(*t, raw).is_ok())
+}
+
+/// Counts the summary shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IntelStats {
+    /// (source file, type) -> number of entries loaded from that source.
+    pub per_source: BTreeMap<(String, IocType), u64>,
+    /// type -> distinct indicators after merging and `to_delete`.
+    pub per_type: BTreeMap<IocType, u64>,
+    /// Entries rejected, with their place and reason.
+    pub invalid: Vec<Diagnostic>,
+    /// Values removed by `to_delete`.
+    pub deleted: u64,
+}
+
+/// Collects indicator entries from any number of files.
+#[derive(Debug, Default)]
+pub struct IntelBuilder {
+    index: HashMap<(IocType, String), usize>,
+    indicators: Vec<Indicator>,
+    to_delete: Vec<String>,
+    stats: IntelStats,
+}
+
+impl IntelBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one entry. An invalid value is recorded as a diagnostic at `location` and returns
+    /// false.
+    pub fn add(
+        &mut self,
+        spec: TypeSpec,
+        raw_value: &str,
+        tag: Option<&str>,
+        tlp: Option<&str>,
+        location: Location,
+    ) -> bool {
+        let kind = match spec {
+            TypeSpec::Known(k) => k,
+            TypeSpec::Unknown => match infer_type(raw_value) {
+                Some(k) => k,
+                None => {
+                    self.invalid(
+                        location,
+                        format!("value {raw_value:?} fits no indicator type"),
+                    );
+                    return false;
+                }
+            },
+        };
+        let value = match normalize_value(kind, raw_value) {
+            Ok(v) => v,
+            Err(reason) => {
+                self.invalid(location, reason);
+                return false;
+            }
+        };
+        let source = location.source.to_string();
+        *self.stats.per_source.entry((source, kind)).or_default() += 1;
+        let prov = Provenance {
+            tag: tag.unwrap_or("").trim().to_lowercase(),
+            location,
+            tlp: tlp
+                .map(|t| t.trim().to_lowercase())
+                .filter(|t| !t.is_empty()),
+        };
+        let key = (kind, value);
+        match self.index.get(&key) {
+            Some(&i) => {
+                if let Some(ind) = self.indicators.get_mut(i) {
+                    ind.provenance.push(prov);
+                }
+            }
+            None => {
+                self.index.insert(key.clone(), self.indicators.len());
+                self.indicators.push(Indicator {
+                    kind: key.0,
+                    value: key.1,
+                    provenance: vec![prov],
+                });
+            }
+        }
+        true
+    }
+
+    /// Records a rejected entry.
+    pub fn invalid(&mut self, location: Location, message: impl Into<String>) {
+        self.stats.invalid.push(Diagnostic {
+            location,
+            message: message.into(),
+        });
+    }
+
+    /// Schedules `value` for removal, whatever its type, once every file is loaded.
+    pub fn delete(&mut self, value: &str) {
+        self.to_delete.push(value.trim().to_string());
+    }
+
+    /// Applies `to_delete` and builds the lookup structures.
+    pub fn build(mut self) -> Intel {
+        let mut doomed: Vec<String> = Vec::new();
+        for raw in &self.to_delete {
+            doomed.push(raw.clone());
+            for kind in IocType::ALL {
+                if let Ok(v) = normalize_value(kind, raw) {
+                    doomed.push(v);
+                }
+            }
+        }
+        doomed.sort();
+        doomed.dedup();
+        let before = self.indicators.len();
+        self.indicators
+            .retain(|i| doomed.binary_search(&i.value).is_err());
+        self.stats.deleted = (before - self.indicators.len()) as u64;
+        self.indicators
+            .sort_by(|a, b| (a.kind, &a.value).cmp(&(b.kind, &b.value)));
+        let mut intel = Intel {
+            stats: self.stats,
+            ..Intel::default()
+        };
+        for (i, ind) in self.indicators.iter_mut().enumerate() {
+            ind.provenance.sort();
+            ind.provenance.dedup();
+            *intel.stats.per_type.entry(ind.kind).or_default() += 1;
+            match ind.kind {
+                IocType::Ip4addr | IocType::Ip6addr => {
+                    if let Some(ip) = parse_addr(&ind.value) {
+                        intel.addrs.entry(ip).or_default().push(i);
+                    }
+                }
+                IocType::Cidr => {
+                    if let Some(net) = parse_cidr(&ind.value) {
+                        intel.nets.insert(net, i);
+                    }
+                }
+                IocType::Domain => intel.domains.entry(ind.value.clone()).or_default().push(i),
+                IocType::Freedns => intel.freedns.entry(ind.value.clone()).or_default().push(i),
+                IocType::Tld => intel.tlds.entry(ind.value.clone()).or_default().push(i),
+                IocType::Ns => intel.ns.entry(ind.value.clone()).or_default().push(i),
+                IocType::Sha1cert | IocType::Sha256cert => {
+                    intel.hashes.entry(ind.value.clone()).or_default().push(i)
+                }
+                IocType::Snort => {}
+            }
+        }
+        intel.indicators = self.indicators;
+        intel
+    }
+}
+
+/// The immutable indicator store.
+#[derive(Debug, Default)]
+pub struct Intel {
+    indicators: Vec<Indicator>,
+    addrs: HashMap<IpAddr, Vec<usize>>,
+    nets: PrefixTable<usize>,
+    domains: HashMap<String, Vec<usize>>,
+    freedns: HashMap<String, Vec<usize>>,
+    tlds: HashMap<String, Vec<usize>>,
+    ns: HashMap<String, Vec<usize>>,
+    hashes: HashMap<String, Vec<usize>>,
+    stats: IntelStats,
+}
+
+impl Intel {
+    /// Every indicator, sorted by (type, value).
+    pub fn indicators(&self) -> &[Indicator] {
+        &self.indicators
+    }
+
+    /// Load counts and rejected entries.
+    pub fn stats(&self) -> &IntelStats {
+        &self.stats
+    }
+
+    fn get(&self, idx: &[usize]) -> impl Iterator<Item = &Indicator> {
+        idx.iter().filter_map(|&i| self.indicators.get(i))
+    }
+
+    /// ip4addr/ip6addr indicators equal to `ip` (IOC-01).
+    pub fn addr(&self, ip: IpAddr) -> Vec<&Indicator> {
+        self.addrs
+            .get(&ip)
+            .map(|v| self.get(v).collect())
+            .unwrap_or_default()
+    }
+
+    /// cidr indicators containing `ip` (IOC-02), most specific first.
+    pub fn networks(&self, ip: IpAddr) -> Vec<&Indicator> {
+        self.nets
+            .matches(ip)
+            .into_iter()
+            .filter_map(|&i| self.indicators.get(i))
+            .collect()
+    }
+
+    /// domain indicators that cover `name` (IOC-03/04, SSL-04, IOC-08).
+    pub fn domains(&self, name: &str) -> Vec<&Indicator> {
+        lookup_suffixes(&self.domains, name, true)
+            .flat_map(|v| self.get(v))
+            .collect()
+    }
+
+    /// freedns indicators that `name` is strictly under (IOC-05, IOC-09).
+    pub fn freedns(&self, name: &str) -> Vec<&Indicator> {
+        lookup_suffixes(&self.freedns, name, false)
+            .flat_map(|v| self.get(v))
+            .collect()
+    }
+
+    /// tld indicators for `name`'s last label, when it has more than one (IOC-06, IOC-10).
+    pub fn tlds(&self, name: &str) -> Vec<&Indicator> {
+        match name.rsplit_once('.') {
+            Some((_, tld)) => self
+                .tlds
+                .get(tld)
+                .map(|v| self.get(v).collect())
+                .unwrap_or_default(),
+            None => Vec::new(),
+        }
+    }
+
+    /// ns indicators that the nameserver `name` is strictly under (ACT-01).
+    pub fn ns(&self, name: &str) -> Vec<&Indicator> {
+        lookup_suffixes(&self.ns, name, false)
+            .flat_map(|v| self.get(v))
+            .collect()
+    }
+
+    /// sha1cert/sha256cert indicators equal to `hex` (IOC-07); the length picks the type.
+    pub fn cert(&self, hex: &str) -> Vec<&Indicator> {
+        let h = hex.trim().to_ascii_lowercase();
+        self.hashes
+            .get(&h)
+            .map(|v| self.get(v).collect())
+            .unwrap_or_default()
+    }
+
+    /// Number of snort rules loaded (accepted, never evaluated).
+    pub fn snort_rules(&self) -> u64 {
+        self.stats
+            .per_type
+            .get(&IocType::Snort)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+fn lookup_suffixes<'m>(
+    map: &'m HashMap<String, Vec<usize>>,
+    name: &'m str,
+    include_self: bool,
+) -> impl Iterator<Item = &'m Vec<usize>> + 'm {
+    names::suffixes(name)
+        .filter(move |s| include_self || s.len() != name.len())
+        .filter_map(move |s| map.get(s))
+}
+
+/// One whitelist entry.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct WhitelistEntry {
+    /// The normalised entry as shown in reports (`8.8.8.8`, `192.168.0.0/16`, `google.com`).
+    pub value: String,
+    pub location: Location,
+}
+
+#[derive(Clone, Debug)]
+enum WlKind {
+    Addr(IpAddr),
+    Net(IpNetwork),
+    Domain(String),
+}
+
+/// Collects whitelist entries from any number of files.
+#[derive(Debug, Default)]
+pub struct WhitelistBuilder {
+    entries: Vec<(WlKind, WhitelistEntry)>,
+    to_delete: Vec<String>,
+    invalid: Vec<Diagnostic>,
+}
+
+impl WhitelistBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one entry of type ip4addr, ip6addr, cidr, domain or unknown. Invalid entries become
+    /// diagnostics and return false.
+    pub fn add(&mut self, spec: TypeSpec, raw: &str, location: Location) -> bool {
+        let kind = match spec {
+            TypeSpec::Known(k) => Some(k),
+            TypeSpec::Unknown => infer_type(raw).filter(|k| {
+                matches!(
+                    k,
+                    IocType::Ip4addr | IocType::Ip6addr | IocType::Cidr | IocType::Domain
+                )
+            }),
+        };
+        let parsed = match kind {
+            Some(IocType::Ip4addr | IocType::Ip6addr) => {
+                normalize_value(kind.unwrap_or(IocType::Ip4addr), raw)
+                    .ok()
+                    .and_then(|v| parse_addr(&v))
+                    .map(WlKind::Addr)
+            }
+            Some(IocType::Cidr) => parse_cidr(raw).map(WlKind::Net),
+            Some(IocType::Domain) => normalize_value(IocType::Domain, raw)
+                .ok()
+                .map(WlKind::Domain),
+            _ => None,
+        };
+        match parsed {
+            Some(k) => {
+                let value = match &k {
+                    WlKind::Addr(a) => a.to_string(),
+                    WlKind::Net(n) => n.to_string(),
+                    WlKind::Domain(d) => d.clone(),
+                };
+                self.entries.push((k, WhitelistEntry { value, location }));
+                true
+            }
+            None => {
+                self.invalid.push(Diagnostic {
+                    location,
+                    message: format!(
+                        "invalid whitelist entry {raw:?}{}",
+                        kind.map(|k| format!(" of type {k}")).unwrap_or_default()
+                    ),
+                });
+                false
+            }
+        }
+    }
+
+    /// Records a rejected entry.
+    pub fn invalid(&mut self, location: Location, message: impl Into<String>) {
+        self.invalid.push(Diagnostic {
+            location,
+            message: message.into(),
+        });
+    }
+
+    /// Schedules `value` for removal once every file is loaded.
+    pub fn delete(&mut self, value: &str) {
+        self.to_delete.push(value.trim().to_string());
+    }
+
+    /// Applies `to_delete` and builds the lookup structures.
+    pub fn build(self) -> Whitelist {
+        let mut doomed: Vec<String> = Vec::new();
+        for raw in &self.to_delete {
+            doomed.push(raw.to_lowercase());
+            for kind in [
+                IocType::Ip4addr,
+                IocType::Ip6addr,
+                IocType::Cidr,
+                IocType::Domain,
+            ] {
+                if let Ok(v) = normalize_value(kind, raw) {
+                    doomed.push(v);
+                }
+            }
+        }
+        let mut wl = Whitelist {
+            invalid: self.invalid,
+            ..Whitelist::default()
+        };
+        let mut entries = self.entries;
+        entries.retain(|(_, e)| !doomed.contains(&e.value));
+        entries.sort_by(|a, b| a.1.cmp(&b.1));
+        for (kind, entry) in entries {
+            let i = wl.entries.len();
+            match kind {
+                WlKind::Addr(a) => {
+                    wl.addrs.entry(a).or_insert(i);
+                }
+                WlKind::Net(n) => wl.nets.insert(n, i),
+                WlKind::Domain(d) => {
+                    wl.domains.entry(d).or_insert(i);
+                }
+            }
+            wl.entries.push(entry);
+        }
+        wl
+    }
+}
+
+/// The immutable whitelist.
+#[derive(Debug, Default)]
+pub struct Whitelist {
+    entries: Vec<WhitelistEntry>,
+    addrs: HashMap<IpAddr, usize>,
+    nets: PrefixTable<usize>,
+    domains: HashMap<String, usize>,
+    invalid: Vec<Diagnostic>,
+}
+
+impl Whitelist {
+    /// The entry matching an address (equal address, else most specific network).
+    pub fn ip(&self, ip: IpAddr) -> Option<&WhitelistEntry> {
+        self.addrs
+            .get(&ip)
+            .or_else(|| self.nets.first(ip))
+            .and_then(|&i| self.entries.get(i))
+    }
+
+    /// The most specific domain entry covering `name`.
+    pub fn name(&self, name: &str) -> Option<&WhitelistEntry> {
+        names::suffixes(name)
+            .find_map(|s| self.domains.get(s))
+            .and_then(|&i| self.entries.get(i))
+    }
+
+    /// Every entry, sorted.
+    pub fn entries(&self) -> &[WhitelistEntry] {
+        &self.entries
+    }
+
+    /// Rejected entries.
+    pub fn invalid(&self) -> &[Diagnostic] {
+        &self.invalid
+    }
+}
+
+/// Shared handle for a file name used in [`Location`]s.
+pub fn source_name(path: &std::path::Path) -> Arc<str> {
+    Arc::from(path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loc(line: u64) -> Location {
+        Location::line(&Arc::from("t.json"), line)
+    }
+
+    #[test]
+    fn unknown_ipv4_is_an_address_not_a_cidr() {
+        // D22: TinyCheck typed a bare IPv4 `unknown` entry as cidr.
+        assert_eq!(infer_type("203.0.113.66"), Some(IocType::Ip4addr));
+        assert_eq!(infer_type("10.0.0.0/8"), Some(IocType::Cidr));
+        assert_eq!(infer_type("evil.com"), Some(IocType::Domain));
+        assert_eq!(infer_type(&"a".repeat(40)), Some(IocType::Sha1cert));
+    }
+
+    #[test]
+    fn same_key_merges_sources_and_tags() {
+        let mut b = IntelBuilder::new();
+        assert!(b.add(
+            TypeSpec::Known(IocType::Domain),
+            "Evil-C2.com.",
+            Some("Stalkerware"),
+            None,
+            loc(1)
+        ));
+        assert!(b.add(
+            TypeSpec::Known(IocType::Domain),
+            "*.evil-c2.com",
+            Some("tracker"),
+            None,
+            loc(2)
+        ));
+        assert!(!b.add(
+            TypeSpec::Known(IocType::Domain),
+            "http://x.com/a",
+            None,
+            None,
+            loc(3)
+        ));
+        let intel = b.build();
+        let hits = intel.domains("api.evil-c2.com");
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].tags(), vec!["stalkerware", "tracker"]);
+        assert!(intel.domains("notevil-c2.com").is_empty());
+        assert_eq!(intel.stats().invalid.len(), 1);
+        assert_eq!(
+            intel.stats().invalid[0].to_string(),
+            "t.json:3: invalid domain \"http://x.com/a\""
+        );
+    }
+
+    #[test]
+    fn tld_with_or_without_dot_and_delete() {
+        let mut b = IntelBuilder::new();
+        b.add(TypeSpec::Known(IocType::Tld), ".xyz", None, None, loc(1));
+        b.add(TypeSpec::Known(IocType::Tld), "top", None, None, loc(2));
+        b.add(
+            TypeSpec::Known(IocType::Ip4addr),
+            "1.2.3.4",
+            None,
+            None,
+            loc(3),
+        );
+        b.delete("1.2.3.4");
+        let intel = b.build();
+        assert_eq!(intel.tlds("shop.something.xyz").len(), 1);
+        assert_eq!(intel.tlds("foo.top").len(), 1);
+        assert!(intel.tlds("xyz").is_empty());
+        assert!(intel.addr("1.2.3.4".parse().unwrap()).is_empty());
+    }
+
+    #[test]
+    fn whitelist_ipv6_cidr_and_domains() {
+        let mut b = WhitelistBuilder::new();
+        b.add(TypeSpec::Known(IocType::Cidr), "ff00::/8", loc(1));
+        b.add(TypeSpec::Known(IocType::Domain), "google.com", loc(2));
+        let wl = b.build();
+        assert!(wl.ip("ff02::fb".parse().unwrap()).is_some());
+        assert_eq!(
+            wl.name("www.google.com").map(|e| e.value.as_str()),
+            Some("google.com")
+        );
+        assert!(wl.name("notgoogle.com").is_none());
+    }
+}

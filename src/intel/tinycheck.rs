@@ -1,0 +1,1 @@
+//! TinyCheck's IOC and whitelist JSON formats (placeholder until the loader lands).

@@ -1,0 +1,3 @@
+//! The `captriage` binary (placeholder until the CLI lands).
+
+fn main() {}

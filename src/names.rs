@@ -1,0 +1,231 @@
+//! Name and address normalisation and the domain tests of RULES.md §2.
+//!
+//! Every name from a log, a capture, an indicator, the whitelist, the config or a side file goes
+//! through [`normalize_name`] (HTTP Host values through [`normalize_host`]) before it is compared
+//! or shown; addresses go through [`parse_addr`]. The domain tests [`covers`], [`under`] and
+//! [`in_tld`] work on normalised names only. This module holds no state.
+
+use std::net::{IpAddr, Ipv6Addr};
+
+/// Normalises a name: trim, lower-case, drop one trailing dot, IDNA A-labels (UTS #46,
+/// non-transitional). A name that fails the conversion keeps its lower-cased form. Returns `None`
+/// when nothing is left.
+pub fn normalize_name(raw: &str) -> Option<String> {
+    let trimmed = raw.trim();
+    let trimmed = trimmed.strip_suffix('.').unwrap_or(trimmed);
+    if trimmed.is_empty() {
+        return None;
+    }
+    if trimmed.is_ascii() {
+        return Some(trimmed.to_ascii_lowercase());
+    }
+    let lower = trimmed.to_lowercase();
+    match idna::domain_to_ascii(&lower) {
+        Ok(ascii) if !ascii.is_empty() => Some(ascii),
+        _ => Some(lower),
+    }
+}
+
+/// Like [`normalize_name`] for bytes that may not be UTF-8: invalid UTF-8 keeps its lossy,
+/// lower-cased form and only ever matches literally.
+pub fn normalize_name_bytes(raw: &[u8]) -> Option<String> {
+    match std::str::from_utf8(raw) {
+        Ok(s) => normalize_name(s),
+        Err(_) => {
+            let lossy = String::from_utf8_lossy(raw);
+            let t = lossy.trim();
+            let t = t.strip_suffix('.').unwrap_or(t);
+            (!t.is_empty()).then(|| t.to_lowercase())
+        }
+    }
+}
+
+/// What an HTTP `Host` header names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HostValue {
+    /// An IPv4 literal or bracketed IPv6 literal, with or without `:port`.
+    Addr(IpAddr),
+    /// A normalised name (a trailing `:digits` dropped).
+    Name(String),
+}
+
+/// Normalises an HTTP `Host` value (RULES.md §2 step 1). `None` when nothing is left.
+pub fn normalize_host(raw: &str) -> Option<HostValue> {
+    let t = raw.trim();
+    if let Some(rest) = t.strip_prefix('[') {
+        if let Some(end) = rest.find(']') {
+            let inner = &rest[..end];
+            let after = &rest[end + 1..];
+            if (after.is_empty() || is_port_suffix(after))
+                && let Some(ip) = parse_addr(inner)
+            {
+                return Some(HostValue::Addr(ip));
+            }
+        }
+    }
+    let without_port = match t.rfind(':') {
+        Some(i) if is_port_suffix(&t[i..]) && !t[..i].contains(':') => &t[..i],
+        _ => t,
+    };
+    if let Ok(v4) = without_port.parse::<std::net::Ipv4Addr>() {
+        return Some(HostValue::Addr(IpAddr::V4(v4)));
+    }
+    if let Ok(v6) = t.parse::<Ipv6Addr>() {
+        return Some(HostValue::Addr(canonical_ip(IpAddr::V6(v6))));
+    }
+    normalize_name(without_port).map(HostValue::Name)
+}
+
+fn is_port_suffix(s: &str) -> bool {
+    s.strip_prefix(':')
+        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Parses an address: trims, drops a `%zone` suffix, maps `::ffff:a.b.c.d` to IPv4.
+pub fn parse_addr(raw: &str) -> Option<IpAddr> {
+    let t = raw.trim();
+    let t = match t.find('%') {
+        Some(i) => &t[..i],
+        None => t,
+    };
+    t.parse::<IpAddr>().ok().map(canonical_ip)
+}
+
+/// Maps an IPv4-mapped IPv6 address to its IPv4 address; other addresses unchanged.
+pub fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        },
+        v4 => v4,
+    }
+}
+
+/// `n = e`, or `n` ends with `.` + `e`.
+pub fn covers(e: &str, n: &str) -> bool {
+    n == e || under(e, n)
+}
+
+/// `n` ends with `.` + `e` (strictly below `e`).
+pub fn under(e: &str, n: &str) -> bool {
+    n.len() > e.len() + 1
+        && n.ends_with(e)
+        && n.as_bytes().get(n.len() - e.len() - 1) == Some(&b'.')
+}
+
+/// `n` ends with `.` + `t`, `t` given without its dot.
+pub fn in_tld(t: &str, n: &str) -> bool {
+    under(t, n)
+}
+
+/// The suffixes of a name that [`covers`] could match, longest first: `a.b.c`, `b.c`, `c`.
+pub fn suffixes(n: &str) -> impl Iterator<Item = &str> {
+    let mut next = Some(n);
+    std::iter::from_fn(move || {
+        let cur = next?;
+        next = cur.find('.').map(|i| &cur[i + 1..]);
+        Some(cur)
+    })
+}
+
+/// One label as RULES.md §6 allows: 1-63 lower-case letters, digits, `-` or `_`.
+pub fn valid_label(label: &str) -> bool {
+    !label.is_empty()
+        && label.len() <= 63
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// A valid domain indicator value (RULES.md §6): two labels or more, each valid, at most 253
+/// characters, not an IP literal. Expects a normalised name.
+pub fn valid_domain(n: &str) -> bool {
+    n.len() <= 253
+        && n.contains('.')
+        && n.split('.').all(valid_label)
+        && n.parse::<IpAddr>().is_err()
+}
+
+/// A valid host name for rules that need a DNS name (certificate CN): same as [`valid_domain`].
+pub fn is_dns_name(n: &str) -> bool {
+    valid_domain(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_case_dot_and_idna() {
+        assert_eq!(
+            normalize_name(" API.Evil-C2.com. ").as_deref(),
+            Some("api.evil-c2.com")
+        );
+        assert_eq!(
+            normalize_name("bücher.de").as_deref(),
+            Some("xn--bcher-kva.de")
+        );
+        assert_eq!(normalize_name("."), None);
+        assert_eq!(normalize_name(""), None);
+    }
+
+    #[test]
+    fn host_header_forms() {
+        assert_eq!(
+            normalize_host("panel.spyhttp.com:8080"),
+            Some(HostValue::Name("panel.spyhttp.com".into()))
+        );
+        assert_eq!(
+            normalize_host("1.2.3.4:80"),
+            Some(HostValue::Addr("1.2.3.4".parse().unwrap()))
+        );
+        assert_eq!(
+            normalize_host("[2001:DB8::1]:443"),
+            Some(HostValue::Addr("2001:db8::1".parse().unwrap()))
+        );
+        assert_eq!(
+            normalize_host("2001:db8::1"),
+            Some(HostValue::Addr("2001:db8::1".parse().unwrap()))
+        );
+    }
+
+    #[test]
+    fn addresses_are_canonical() {
+        assert_eq!(
+            parse_addr("::ffff:1.2.3.4"),
+            Some("1.2.3.4".parse().unwrap())
+        );
+        assert_eq!(parse_addr("fe80::1%eth0"), Some("fe80::1".parse().unwrap()));
+        assert_eq!(
+            parse_addr("2001:DB8:0::1")
+                .map(|a| a.to_string())
+                .as_deref(),
+            Some("2001:db8::1")
+        );
+    }
+
+    #[test]
+    fn label_boundaries() {
+        assert!(covers("evil-c2.com", "evil-c2.com"));
+        assert!(covers("evil-c2.com", "api.evil-c2.com"));
+        assert!(!covers("evil-c2.com", "notevil-c2.com"));
+        assert!(under("duckdns.org", "x.duckdns.org"));
+        assert!(!under("duckdns.org", "duckdns.org"));
+        assert!(!under("duckdns.org", "notduckdns.org"));
+        assert!(in_tld("xyz", "shop.something.xyz"));
+        assert_eq!(
+            suffixes("a.b.c").collect::<Vec<_>>(),
+            vec!["a.b.c", "b.c", "c"]
+        );
+    }
+
+    #[test]
+    fn domain_validity() {
+        assert!(valid_domain("evil-c2.com"));
+        assert!(valid_domain("_dmarc.example.org"));
+        assert!(!valid_domain("com"));
+        assert!(!valid_domain("1.2.3.4"));
+        assert!(!valid_domain("http://x.com/a"));
+    }
+}

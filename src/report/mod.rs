@@ -1,0 +1,117 @@
+//! The finished result of a run and the writers that render it.
+//!
+//! [`Report`] is what the pipeline hands over: alerts already sorted, the inputs with their row
+//! and error counts, whitelisted destinations, the intel summary, diagnostics and what could not
+//! be read. Each output format is one module writing to any `io::Write`; [`write`] dispatches on
+//! [`Format`]. Writers add nothing that varies between runs (no clock, no random ids).
+
+pub mod json;
+pub mod table;
+
+use crate::alert::{Alert, Level};
+use crate::model::Diagnostic;
+use std::collections::BTreeMap;
+use std::io;
+use std::net::IpAddr;
+
+/// One input file as read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InputSummary {
+    /// The path as found.
+    pub path: String,
+    /// Zeek log type (`conn`, `dns`, ...) or `capture`.
+    pub log_type: String,
+    /// `tsv`, `json`, `pcap` or `pcapng`.
+    pub format: String,
+    /// Whether the file was gzip-compressed.
+    pub compressed: bool,
+    /// Data rows (or packets) read.
+    pub rows: u64,
+    /// Rows (or packets) that could not be used, each reported as a diagnostic.
+    pub errors: u64,
+}
+
+/// A destination whose traffic the whitelist hid.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct WhitelistedDestination {
+    /// Display name, or the address when it has none.
+    pub host: String,
+    pub ip: Option<IpAddr>,
+    /// The matching whitelist entry and where it was read (`file:line`).
+    pub entry: String,
+    pub entry_source: String,
+    /// Connections (or, for lookups, DNS transactions) hidden.
+    pub connections: u64,
+}
+
+/// What was loaded as intel.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IntelSummary {
+    /// Indicator type -> distinct indicators.
+    pub per_type: BTreeMap<String, u64>,
+    /// (source file, indicator type) -> entries read.
+    pub per_source: BTreeMap<(String, String), u64>,
+    /// Rejected indicator entries (`file:line: reason`).
+    pub invalid: Vec<String>,
+    /// Snort rules accepted and not evaluated.
+    pub snort_rules: u64,
+    /// Whitelist entries loaded.
+    pub whitelist_entries: u64,
+    /// Rejected whitelist entries.
+    pub whitelist_invalid: Vec<String>,
+}
+
+/// Everything a run produced.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Report {
+    pub inputs: Vec<InputSummary>,
+    /// Sorted by level, rule id, host.
+    pub alerts: Vec<Alert>,
+    pub whitelisted: Vec<WhitelistedDestination>,
+    pub intel: IntelSummary,
+    /// Every problem met while reading input, in input order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Inputs that could not be read at all (`path: reason`): the report is incomplete.
+    pub unreadable: Vec<String>,
+    /// Limitations that applied to this input (for example TLS 1.3 hides certificates).
+    pub limitations: Vec<String>,
+    /// Sources the ACT rules had (empty when `active` is off).
+    pub active_sources: Vec<String>,
+}
+
+impl Report {
+    /// Alerts at `level`.
+    pub fn count(&self, level: Level) -> usize {
+        self.alerts.iter().filter(|a| a.level == level).count()
+    }
+
+    /// True when some input could not be read.
+    pub fn incomplete(&self) -> bool {
+        !self.unreadable.is_empty()
+    }
+
+    /// The highest level present.
+    pub fn highest(&self) -> Option<Level> {
+        self.alerts.iter().map(|a| a.level).min()
+    }
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// Renders `report` as `format`. `color` asks the table writer for ANSI colour.
+pub fn write(
+    report: &Report,
+    format: Format,
+    color: bool,
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
+    match format {
+        Format::Table => table::write(report, color, out),
+        Format::Json => json::write(report, out),
+    }
+}
