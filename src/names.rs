@@ -52,16 +52,12 @@ pub enum HostValue {
 /// Normalises an HTTP `Host` value (RULES.md §2 step 1). `None` when nothing is left.
 pub fn normalize_host(raw: &str) -> Option<HostValue> {
     let t = raw.trim();
-    if let Some(rest) = t.strip_prefix('[') {
-        if let Some(end) = rest.find(']') {
-            let inner = &rest[..end];
-            let after = &rest[end + 1..];
-            if (after.is_empty() || is_port_suffix(after))
-                && let Some(ip) = parse_addr(inner)
-            {
-                return Some(HostValue::Addr(ip));
-            }
-        }
+    if let Some(rest) = t.strip_prefix('[')
+        && let Some((inner, after)) = rest.split_once(']')
+        && (after.is_empty() || is_port_suffix(after))
+        && let Some(ip) = parse_addr(inner)
+    {
+        return Some(HostValue::Addr(ip));
     }
     let without_port = match t.rfind(':') {
         Some(i) if is_port_suffix(&t[i..]) && !t[..i].contains(':') => &t[..i],
