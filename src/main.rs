@@ -1,3 +1,24 @@
-//! The `captriage` binary (placeholder until the CLI lands).
+//! The `captriage` binary: parse the command line, run it, map the outcome to an exit code.
 
-fn main() {}
+use captriage::app;
+use captriage::cli::Cli;
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match app::run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            if err
+                .chain()
+                .filter_map(|e| e.downcast_ref::<std::io::Error>())
+                .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            {
+                return ExitCode::from(app::EXIT_OK);
+            }
+            eprintln!("captriage: error: {err:#}");
+            ExitCode::from(app::EXIT_ERROR)
+        }
+    }
+}

@@ -293,3 +293,146 @@ pub trait Sink {
     /// One problem; the reader goes on.
     fn diagnostic(&mut self, diagnostic: Diagnostic);
 }
+
+fn own(c: Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
+    c.map(|s| Cow::Owned(s.into_owned()))
+}
+
+fn own_all(v: Vec<Cow<'_, str>>) -> Vec<Cow<'static, str>> {
+    v.into_iter().map(|s| Cow::Owned(s.into_owned())).collect()
+}
+
+impl Record<'_> {
+    /// The record with every borrowed string copied, for buffering beyond the reader's line.
+    pub fn into_owned(self) -> Record<'static> {
+        match self {
+            Record::Conn(c) => Record::Conn(Conn {
+                ts: c.ts,
+                uid: own(c.uid),
+                id: c.id,
+                proto: own(c.proto),
+                services: own_all(c.services),
+                duration: c.duration,
+                orig_bytes: c.orig_bytes,
+                resp_bytes: c.resp_bytes,
+                conn_state: own(c.conn_state),
+                history: own(c.history),
+                orig_pkts: c.orig_pkts,
+                orig_ip_bytes: c.orig_ip_bytes,
+                resp_pkts: c.resp_pkts,
+                resp_ip_bytes: c.resp_ip_bytes,
+            }),
+            Record::Dns(d) => Record::Dns(Dns {
+                ts: d.ts,
+                uid: own(d.uid),
+                id: d.id,
+                proto: own(d.proto),
+                trans_id: d.trans_id,
+                rtt: d.rtt,
+                query: own(d.query),
+                qclass: d.qclass,
+                qtype: d.qtype,
+                qtype_name: own(d.qtype_name),
+                rcode: d.rcode,
+                rcode_name: own(d.rcode_name),
+                aa: d.aa,
+                tc: d.tc,
+                rd: d.rd,
+                ra: d.ra,
+                answers: own_all(d.answers),
+                ttls: d.ttls,
+                rejected: d.rejected,
+            }),
+            Record::Tls(t) => Record::Tls(Tls {
+                ts: t.ts,
+                uid: own(t.uid),
+                id: t.id,
+                version: own(t.version),
+                cipher: own(t.cipher),
+                server_name: own(t.server_name),
+                established: t.established,
+                validation_status: own(t.validation_status),
+                chain_kind: t.chain_kind,
+                cert_chain: own_all(t.cert_chain),
+                subject: own(t.subject),
+                issuer: own(t.issuer),
+            }),
+            Record::Http(h) => Record::Http(Http {
+                ts: h.ts,
+                uid: own(h.uid),
+                id: h.id,
+                trans_depth: h.trans_depth,
+                method: own(h.method),
+                host: own(h.host),
+                uri: own(h.uri),
+                version: own(h.version),
+                user_agent: own(h.user_agent),
+                status_code: h.status_code,
+            }),
+            Record::File(f) => Record::File(File {
+                ts: f.ts,
+                fuid: own(f.fuid),
+                uids: own_all(f.uids),
+                id: f.id,
+                tx_hosts: f.tx_hosts,
+                rx_hosts: f.rx_hosts,
+                is_orig: f.is_orig,
+                source: own(f.source),
+                mime_type: own(f.mime_type),
+                filename: own(f.filename),
+                md5: own(f.md5),
+                sha1: own(f.sha1),
+                sha256: own(f.sha256),
+                seen_bytes: f.seen_bytes,
+                total_bytes: f.total_bytes,
+            }),
+            Record::X509(x) => Record::X509(X509 {
+                ts: x.ts,
+                id: own(x.id),
+                fingerprint: own(x.fingerprint),
+                sha1: own(x.sha1),
+                version: x.version,
+                serial: own(x.serial),
+                subject: own(x.subject),
+                issuer: own(x.issuer),
+                not_valid_before: x.not_valid_before,
+                not_valid_after: x.not_valid_after,
+                key_alg: own(x.key_alg),
+                sig_alg: own(x.sig_alg),
+                key_type: own(x.key_type),
+                key_length: x.key_length,
+                san_dns: own_all(x.san_dns),
+                basic_constraints_ca: x.basic_constraints_ca,
+                host_cert: x.host_cert,
+            }),
+        }
+    }
+
+    /// The reading phase of this record (see [`LogKind::phase`]).
+    pub fn phase(&self) -> u8 {
+        match self {
+            Record::Dns(_) => 0,
+            Record::X509(_) => 1,
+            Record::File(_) => 2,
+            Record::Tls(_) => 3,
+            Record::Http(_) => 4,
+            Record::Conn(_) => 5,
+        }
+    }
+}
+
+impl LogKind {
+    /// The order in which logs must be read so that names and joins are known when needed:
+    /// dns, x509, files, ssl, http, conn, then everything else.
+    pub fn phase(&self) -> u8 {
+        match self {
+            LogKind::Dns => 0,
+            LogKind::X509 => 1,
+            LogKind::Files => 2,
+            LogKind::Ssl => 3,
+            LogKind::Http => 4,
+            LogKind::Conn => 5,
+            LogKind::Other(_) => 6,
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! The pipeline, and the dispatch of subcommands to it: read every input in phase order into
+//! the facts, run the rules, assemble the report, write it, and choose the exit code.
+
+use crate::alert::Level;
+use crate::cli::{Cli, Command};
+use crate::config::{AnalyzeConfig, Engine};
+use crate::facts::{Facts, FactsBuilder};
+use crate::input::{self, InputFile, InputKind};
+use crate::model::{Diagnostic, Location, Record, Sink};
+use crate::report::{self, Format, InputSummary, IntelSummary, Report, WhitelistedDestination};
+use crate::rules::{self, Context};
+use anyhow::{Context as _, Result};
+use std::collections::BTreeMap;
+use std::io::{self, IsTerminal, Write};
+
+/// Exit code: the run completed and nothing reached `--fail-on`.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: an alert at or above `--fail-on` was reported.
+pub const EXIT_ALERT: u8 = 1;
+/// Exit code: a wrong argument, or an input that could not be read at all.
+pub const EXIT_ERROR: u8 = 2;
+
+/// Runs one command and returns its exit code.
+pub fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Analyze(args) => {
+            let cfg = AnalyzeConfig::from_args(args, io::stdout().is_terminal())?;
+            run_analyze(&cfg)
+        }
+        other => crate::commands::run(other),
+    }
+}
+
+fn run_analyze(cfg: &AnalyzeConfig) -> Result<u8> {
+    let quiet = cfg.quiet;
+    let mut warned = 0usize;
+    let mut warn = |msg: &str| {
+        if !quiet {
+            warned += 1;
+            if warned <= MAX_PRINTED_WARNINGS {
+                eprintln!("captriage: warning: {msg}");
+            }
+        }
+    };
+    for w in &cfg.settings_warnings {
+        warn(w);
+    }
+    let report = analyze(cfg, &mut warn)?;
+    if !quiet && warned > MAX_PRINTED_WARNINGS {
+        eprintln!(
+            "captriage: warning: {} more warnings not shown (all are counted in the report)",
+            warned - MAX_PRINTED_WARNINGS
+        );
+    }
+    for u in &report.unreadable {
+        eprintln!("captriage: error: {u}");
+    }
+    write_report(cfg, &report)?;
+    Ok(exit_code(&report, cfg.fail_on))
+}
+
+/// Most warnings printed on standard error; the rest are counted.
+pub const MAX_PRINTED_WARNINGS: usize = 100;
+
+/// The exit code for a finished report.
+pub fn exit_code(report: &Report, fail_on: Option<Level>) -> u8 {
+    if report.incomplete() {
+        return EXIT_ERROR;
+    }
+    match (fail_on, report.highest()) {
+        (Some(gate), Some(top)) if top <= gate => EXIT_ALERT,
+        _ => EXIT_OK,
+    }
+}
+
+fn write_report(cfg: &AnalyzeConfig, report: &Report) -> Result<()> {
+    match &cfg.output {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            let mut w = io::BufWriter::new(file);
+            report::write(report, cfg.format, false, &mut w)?;
+            w.flush()?;
+        }
+        None => {
+            let stdout = io::stdout();
+            let color = cfg.format == Format::Table
+                && report::table::color_wanted(stdout.is_terminal());
+            let mut w = io::BufWriter::new(stdout.lock());
+            report::write(report, cfg.format, color, &mut w)?;
+            w.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// Records of one capture, kept until their phase comes.
+#[derive(Default)]
+struct Buffered {
+    records: Vec<(Record<'static>, Location)>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Sink for Buffered {
+    fn record(&mut self, record: Record<'_>, location: &Location) {
+        self.records.push((record.into_owned(), location.clone()));
+    }
+    fn diagnostic(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+}
+
+/// Reads every input and evaluates the rules; `warn` receives every diagnostic as text.
+pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report> {
+    let (files, mut unreadable) = input::discover(&cfg.paths);
+    let mut zeek_files: Vec<(InputFile, String)> = Vec::new();
+    let mut captures: Vec<(Buffered, InputSummary)> = Vec::new();
+    let mut temp_dirs = Vec::new();
+    for f in files {
+        match &f.kind {
+            InputKind::Zeek { .. } => {
+                let shown = f.path.display().to_string();
+                zeek_files.push((f, shown));
+            }
+            InputKind::Capture(_) => {
+                match read_capture(&f, cfg.engine, &mut zeek_files, &mut temp_dirs) {
+                    Ok(Some(buffered)) => captures.push(buffered),
+                    Ok(None) => {}
+                    Err(e) => unreadable.push(format!("{}: {e:#}", f.path.display())),
+                }
+            }
+        }
+    }
+    zeek_files.sort_by(|a, b| {
+        let ka = match &a.0.kind {
+            InputKind::Zeek { kind, .. } => kind.phase(),
+            InputKind::Capture(_) => 7,
+        };
+        let kb = match &b.0.kind {
+            InputKind::Zeek { kind, .. } => kind.phase(),
+            InputKind::Capture(_) => 7,
+        };
+        (ka, &a.1).cmp(&(kb, &b.1))
+    });
+
+    let mut builder = FactsBuilder::new();
+    crate::enrichment::add_side_sources(cfg, &mut builder, warn)?;
+    let mut inputs: Vec<InputSummary> = Vec::new();
+    let mut file_iter = zeek_files.into_iter().peekable();
+    for phase in 0..=6u8 {
+        while let Some((f, shown)) = file_iter.next_if(|(f, _)| match &f.kind {
+            InputKind::Zeek { kind, .. } => kind.phase() <= phase,
+            InputKind::Capture(_) => false,
+        }) {
+            match input::zeek::read_file(&f.path, &mut builder) {
+                Ok(stats) => inputs.push(InputSummary {
+                    path: shown,
+                    log_type: stats.kind.name().to_string(),
+                    format: match stats.format {
+                        input::LogFormat::Tsv => "tsv".into(),
+                        input::LogFormat::Json => "json".into(),
+                    },
+                    compressed: stats.compressed,
+                    rows: stats.rows,
+                    errors: stats.errors,
+                }),
+                Err(e) => unreadable.push(format!("{}: {e}", f.path.display())),
+            }
+        }
+        for (buffered, _) in &mut captures {
+            for (rec, loc) in buffered.records.iter() {
+                if rec.phase() == phase {
+                    builder.record(rec.clone(), loc);
+                }
+            }
+        }
+    }
+    for (buffered, summary) in captures {
+        for d in buffered.diagnostics {
+            builder.diagnostic(d);
+        }
+        inputs.push(summary);
+    }
+    drop(temp_dirs);
+    let facts = builder.finish();
+    for d in &facts.diagnostics {
+        warn(&d.to_string());
+    }
+    if facts.diagnostics_total > facts.diagnostics.len() as u64 {
+        warn(&format!(
+            "{} further problems were counted but not kept",
+            facts.diagnostics_total - facts.diagnostics.len() as u64
+        ));
+    }
+    let registration = crate::enrichment::registration_source(cfg, warn)?;
+    let ctx = Context::new(
+        &cfg.settings,
+        &cfg.intel,
+        Some(&cfg.whitelist),
+        &facts,
+        registration.as_deref(),
+    );
+    let collector = rules::run(&ctx);
+    let alerts = collector.into_sorted();
+    let whitelisted = whitelisted_destinations(&ctx);
+    let limitations = limitations(&facts);
+    let mut report = Report {
+        inputs,
+        alerts,
+        whitelisted,
+        intel: intel_summary(cfg),
+        diagnostics: facts.diagnostics.clone(),
+        unreadable,
+        limitations,
+        active_sources: active_sources(cfg, registration.is_some()),
+    };
+    crate::enrichment::finish_report(cfg, &facts, &mut report, warn)?;
+    Ok(report)
+}
+
+fn read_capture(
+    f: &InputFile,
+    engine: Engine,
+    zeek_files: &mut Vec<(InputFile, String)>,
+    temp_dirs: &mut Vec<crate::input::zeek_runner::ZeekOutput>,
+) -> Result<Option<(Buffered, InputSummary)>> {
+    let use_zeek = match engine {
+        Engine::Native => false,
+        Engine::Zeek => true,
+        Engine::Auto => crate::input::zeek_runner::find_zeek().is_some(),
+    };
+    if use_zeek {
+        let runner = crate::input::zeek_runner::ZeekRunner::from_path()?;
+        let out = runner.run(&f.path)?;
+        let (logs, bad) = input::discover(&[out.dir().to_path_buf()]);
+        if let Some(b) = bad.first() {
+            anyhow::bail!("reading Zeek's logs: {b}");
+        }
+        for log in logs {
+            let name = log
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            let shown = format!("{} (zeek: {name})", f.path.display());
+            zeek_files.push((log, shown));
+        }
+        temp_dirs.push(out);
+        return Ok(None);
+    }
+    let mut buffered = Buffered::default();
+    let stats = crate::input::pcap::decode_file(&f.path, &mut buffered)
+        .with_context(|| "cannot read capture".to_string())?;
+    let summary = InputSummary {
+        path: f.path.display().to_string(),
+        log_type: "capture".into(),
+        format: stats.format.to_string(),
+        compressed: stats.compressed,
+        rows: stats.packets,
+        errors: stats.errors,
+    };
+    Ok(Some((buffered, summary)))
+}
+
+fn whitelisted_destinations(ctx: &Context<'_>) -> Vec<WhitelistedDestination> {
+    let mut acc: BTreeMap<(String, Option<std::net::IpAddr>, String, String), u64> =
+        BTreeMap::new();
+    for c in &ctx.facts.conns {
+        if let Some(e) = ctx.destination_whitelisted(c.server) {
+            let host = ctx.host(c.server, c.t);
+            *acc.entry((host, Some(c.server), e.value.clone(), e.location.to_string()))
+                .or_default() += c.count;
+        }
+    }
+    acc.into_iter()
+        .map(|((host, ip, entry, entry_source), connections)| WhitelistedDestination {
+            host,
+            ip,
+            entry,
+            entry_source,
+            connections,
+        })
+        .collect()
+}
+
+fn limitations(facts: &Facts) -> Vec<String> {
+    let mut out = Vec::new();
+    let blind = facts.tls.iter().filter(|t| t.no_certificate_data()).count();
+    if blind > 0 {
+        out.push(format!(
+            "{blind} of {} TLS sessions carried no certificate data (TLS 1.3 encrypts certificates; Zeek 4.1 and later log them only in x509.log): SSL-02, SSL-03 and IOC-07 could not be evaluated for them",
+            facts.tls.len()
+        ));
+    }
+    out
+}
+
+fn active_sources(cfg: &AnalyzeConfig, registration: bool) -> Vec<String> {
+    if !cfg.settings.active {
+        return Vec::new();
+    }
+    let mut v = vec!["ACT-01: NS answers in the input".to_string()];
+    for p in &cfg.pdns {
+        v.push(format!("ACT-01: passive DNS {}", p.display()));
+    }
+    if registration {
+        if let Some(p) = &cfg.registration_dates {
+            v.push(format!("ACT-02: registration dates {}", p.display()));
+        }
+    } else {
+        v.push("ACT-02: no registration-date source (give --registration-dates)".into());
+    }
+    if cfg.online {
+        v.push("online lookups enabled".into());
+    }
+    v
+}
+
+fn intel_summary(cfg: &AnalyzeConfig) -> IntelSummary {
+    let stats = cfg.intel.stats();
+    IntelSummary {
+        per_type: stats
+            .per_type
+            .iter()
+            .map(|(k, v)| (k.name().to_string(), *v))
+            .collect(),
+        per_source: stats
+            .per_source
+            .iter()
+            .map(|((s, k), v)| ((s.clone(), k.name().to_string()), *v))
+            .collect(),
+        invalid: stats.invalid.iter().map(|d| d.to_string()).collect(),
+        snort_rules: cfg.intel.snort_rules(),
+        whitelist_entries: cfg.whitelist.entries().len() as u64,
+        whitelist_invalid: cfg
+            .whitelist
+            .invalid()
+            .iter()
+            .map(|d| d.to_string())
+            .collect(),
+    }
+}

@@ -1,0 +1,829 @@
+//! The aggregated, normalised view of everything read: what the rules evaluate.
+//!
+//! [`FactsBuilder`] is the [`Sink`] every reader feeds. Files must arrive in phase order (DNS,
+//! then x509 and files, then ssl and http, then conn: `crate::input` sorts them) so that names
+//! are known when connections are aggregated and the uids that TLS, HTTP and certificate records
+//! join on are known when conn.log streams by. Connections are aggregated per (server address,
+//! port, protocol, services, name epoch) and DNS transactions per distinct (query, CNAME targets),
+//! so state grows with distinct destinations and names, not with rows. TLS sessions, HTTP
+//! requests and certificate files are kept per record until the joins are done. [`Facts`] is the
+//! immutable result; rules never see files or Zeek layouts.
+
+use crate::alert::Occurrence;
+use crate::model::{
+    ChainKind, Conn, Diagnostic, Dns, Endpoints, File, Http, Location, Record, Sink, Tls, X509,
+};
+use crate::names::{self, HostValue, normalize_host, normalize_name};
+use crate::resolve::Resolver;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+
+/// Most diagnostics kept for the report; the rest are only counted.
+pub const MAX_DIAGNOSTICS: usize = 10_000;
+
+/// One aggregate of connections to a destination within one name epoch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnFact {
+    pub server: IpAddr,
+    pub port: Option<u16>,
+    /// Lower-cased protocol (`tcp`, `udp`, `icmp`, ...), empty when unknown.
+    pub proto: String,
+    /// Lower-cased services, sorted.
+    pub services: Vec<String>,
+    /// A time inside the aggregate's name epoch, for `pick` (negative infinity when unknown).
+    pub t: f64,
+    pub count: u64,
+    pub first_ts: Option<f64>,
+    pub last_ts: Option<f64>,
+    pub bytes: u64,
+    pub first: Occurrence,
+}
+
+/// One distinct DNS transaction shape: query and CNAME targets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DnsFact {
+    pub query: Option<String>,
+    /// CNAME targets in answer order (A/AAAA transactions only).
+    pub cnames: Vec<String>,
+    pub qtype: String,
+    pub count: u64,
+    pub first_ts: Option<f64>,
+    pub last_ts: Option<f64>,
+    /// Addresses answered (at most 16 kept).
+    pub addrs: BTreeSet<IpAddr>,
+    pub first: Occurrence,
+}
+
+/// One certificate of a server chain, as far as it is known.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ChainCert {
+    pub sha1: Option<String>,
+    pub sha256: Option<String>,
+    pub subject: Option<String>,
+    pub issuer: Option<String>,
+    pub san_dns: Vec<String>,
+}
+
+/// One TLS session with its joins done.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TlsFact {
+    pub server: Option<IpAddr>,
+    pub port: Option<u16>,
+    /// The ts of its connection, else its own (for `display`).
+    pub t: f64,
+    pub ts: Option<f64>,
+    pub sni: Option<String>,
+    pub version: Option<String>,
+    pub validation_status: Option<String>,
+    /// Leaf subject and issuer: ssl.log wins over x509.log.
+    pub leaf_subject: Option<String>,
+    pub leaf_issuer: Option<String>,
+    /// DNS names of the leaf: subject CN when it is a valid name, then SAN DNS entries.
+    pub leaf_names: Vec<String>,
+    pub chain: Vec<ChainCert>,
+    pub first: Occurrence,
+}
+
+impl TlsFact {
+    /// True when nothing about the server certificate is known.
+    pub fn no_certificate_data(&self) -> bool {
+        self.leaf_subject.is_none()
+            && self.leaf_issuer.is_none()
+            && self
+                .chain
+                .iter()
+                .all(|c| c.sha1.is_none() && c.sha256.is_none())
+    }
+}
+
+/// One HTTP request with its join done.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HttpFact {
+    pub server: Option<IpAddr>,
+    pub port: Option<u16>,
+    pub t: f64,
+    pub ts: Option<f64>,
+    pub host: Option<HostValue>,
+    pub method: Option<String>,
+    pub uri: Option<String>,
+    pub first: Occurrence,
+}
+
+/// One certificate file (files.log row of an X.509 MIME type).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CertFileFact {
+    pub server: Option<IpAddr>,
+    pub t: f64,
+    pub ts: Option<f64>,
+    pub sha1: Option<String>,
+    pub sha256: Option<String>,
+    pub first: Occurrence,
+}
+
+/// Everything the rules read.
+#[derive(Debug, Default)]
+pub struct Facts {
+    pub resolver: Resolver,
+    /// Sorted by server, port, proto, services, t.
+    pub conns: Vec<ConnFact>,
+    /// Sorted by query, CNAME targets.
+    pub dns: Vec<DnsFact>,
+    pub tls: Vec<TlsFact>,
+    pub http: Vec<HttpFact>,
+    pub cert_files: Vec<CertFileFact>,
+    /// Zone -> nameserver -> sources (`dns`, `pdns:FILE`).
+    pub nameservers: HashMap<String, BTreeMap<String, BTreeSet<String>>>,
+    /// Smallest ts among all records read.
+    pub capture_start: Option<f64>,
+    /// Diagnostics kept (at most [`MAX_DIAGNOSTICS`]) and how many there were in all.
+    pub diagnostics: Vec<Diagnostic>,
+    pub diagnostics_total: u64,
+}
+
+type ConnKey = (IpAddr, Option<u16>, u32, u32, u32);
+type DnsKey = (Option<String>, Vec<String>, String);
+type Tuple = (IpAddr, u16, IpAddr, u16);
+
+#[derive(Clone, Debug)]
+struct PendingTls {
+    ts: Option<f64>,
+    uid: Option<String>,
+    id: Endpoints,
+    sni: Option<String>,
+    version: Option<String>,
+    status: Option<String>,
+    chain_kind: ChainKind,
+    chain: Vec<String>,
+    subject: Option<String>,
+    issuer: Option<String>,
+    location: Location,
+}
+
+#[derive(Clone, Debug)]
+struct PendingHttp {
+    ts: Option<f64>,
+    uid: Option<String>,
+    id: Endpoints,
+    host: Option<HostValue>,
+    method: Option<String>,
+    uri: Option<String>,
+    location: Location,
+}
+
+#[derive(Clone, Debug)]
+struct PendingCertFile {
+    ts: Option<f64>,
+    uids: Vec<String>,
+    id: Endpoints,
+    server: Option<IpAddr>,
+    sha1: Option<String>,
+    sha256: Option<String>,
+    location: Location,
+}
+
+#[derive(Clone, Debug, Default)]
+struct CertData {
+    sha1: Option<String>,
+    sha256: Option<String>,
+    subject: Option<String>,
+    issuer: Option<String>,
+    san_dns: Vec<String>,
+}
+
+/// Builds [`Facts`] from records; see the module documentation for the order files must come in.
+#[derive(Debug, Default)]
+pub struct FactsBuilder {
+    facts: Facts,
+    strings: Vec<String>,
+    string_ids: HashMap<String, u32>,
+    conns: HashMap<ConnKey, ConnFact>,
+    dns: HashMap<DnsKey, DnsFact>,
+    x509_by_id: HashMap<String, CertData>,
+    x509_by_fp: HashMap<String, CertData>,
+    files_by_fuid: HashMap<String, (Option<String>, Option<String>)>,
+    tls: Vec<PendingTls>,
+    http: Vec<PendingHttp>,
+    cert_files: Vec<PendingCertFile>,
+    wanted_uids: HashMap<String, Option<f64>>,
+    wanted_tuples: HashMap<Tuple, Vec<f64>>,
+}
+
+fn owned(c: &Option<std::borrow::Cow<'_, str>>) -> Option<String> {
+    c.as_deref().map(str::to_string)
+}
+
+fn hex(c: &Option<std::borrow::Cow<'_, str>>) -> Option<String> {
+    c.as_deref()
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+}
+
+fn tuple(id: &Endpoints) -> Option<Tuple> {
+    Some((id.orig_h?, id.orig_p?, id.resp_h?, id.resp_p?))
+}
+
+fn time(ts: Option<f64>) -> f64 {
+    ts.unwrap_or(f64::NEG_INFINITY)
+}
+
+fn occurrence(location: &Location, uid: Option<&str>) -> Occurrence {
+    Occurrence {
+        location: location.clone(),
+        uid: uid.map(str::to_string),
+    }
+}
+
+/// The mnemonic Zeek uses for a DNS qtype number, for the types the rules care about.
+fn qtype_mnemonic(n: u64) -> String {
+    match n {
+        1 => "A".into(),
+        2 => "NS".into(),
+        5 => "CNAME".into(),
+        6 => "SOA".into(),
+        12 => "PTR".into(),
+        15 => "MX".into(),
+        16 => "TXT".into(),
+        28 => "AAAA".into(),
+        33 => "SRV".into(),
+        65 => "HTTPS".into(),
+        255 => "*".into(),
+        other => format!("TYPE{other}"),
+    }
+}
+
+/// The value of attribute `attr` (e.g. `CN`, `O`) in an RFC 4514 DN as Zeek writes it: split on
+/// unescaped `,` and `+`, compare the type case-insensitively, remove escapes.
+pub fn dn_attribute(dn: &str, attr: &str) -> Option<String> {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let mut chars = dn.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                cur.push('\\');
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            ',' | '+' => parts.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    parts.push(cur);
+    parts.iter().find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case(attr)
+            .then(|| unescape_dn_value(v.trim()))
+    })
+}
+
+fn unescape_dn_value(v: &str) -> String {
+    let mut out = String::new();
+    let mut chars = v.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let Some(n) = chars.next() else { break };
+        if n.is_ascii_hexdigit()
+            && let Some(&m) = chars.peek()
+            && m.is_ascii_hexdigit()
+        {
+            chars.next();
+            let byte = n.to_digit(16).unwrap_or(0) * 16 + m.to_digit(16).unwrap_or(0);
+            out.push(char::from_u32(byte).unwrap_or('?'));
+        } else {
+            out.push(n);
+        }
+    }
+    out
+}
+
+impl FactsBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.string_ids.get(s) {
+            return id;
+        }
+        let id = u32::try_from(self.strings.len()).unwrap_or(u32::MAX);
+        self.strings.push(s.to_string());
+        self.string_ids.insert(s.to_string(), id);
+        id
+    }
+
+    fn seen_ts(&mut self, ts: Option<f64>) {
+        if let Some(t) = ts.filter(|t| t.is_finite()) {
+            self.facts.capture_start = Some(match self.facts.capture_start {
+                Some(s) if s <= t => s,
+                _ => t,
+            });
+        }
+    }
+
+    /// Adds a passive-DNS A/AAAA association (no time) from a side file.
+    pub fn add_side_name(&mut self, ip: IpAddr, name: &str, source: &str) {
+        if let Some(n) = normalize_name(name) {
+            self.facts.resolver.add_side(ip, &n, source);
+        }
+    }
+
+    /// Adds nameserver data for `zone` from a side file.
+    pub fn add_nameserver(&mut self, zone: &str, ns: &str, source: &str) {
+        if let (Some(z), Some(n)) = (normalize_name(zone), normalize_name(ns)) {
+            self.facts
+                .nameservers
+                .entry(z)
+                .or_default()
+                .entry(n)
+                .or_default()
+                .insert(source.to_string());
+        }
+    }
+
+    fn dns(&mut self, d: &Dns<'_>, location: &Location) {
+        self.seen_ts(d.ts);
+        let qtype = match (&d.qtype_name, d.qtype) {
+            (Some(n), _) => n.trim().to_ascii_uppercase(),
+            (None, Some(n)) => qtype_mnemonic(n),
+            (None, None) => String::new(),
+        };
+        let query = d.query.as_deref().and_then(normalize_name);
+        let addr_query = qtype == "A" || qtype == "AAAA";
+        let mut cnames: Vec<String> = Vec::new();
+        let mut addrs: Vec<IpAddr> = Vec::new();
+        for a in &d.answers {
+            if let Some(ip) = names::parse_addr(a) {
+                addrs.push(ip);
+            } else if let Some(n) = normalize_name(a).filter(|n| names::valid_domain(n)) {
+                if addr_query {
+                    if !cnames.contains(&n) {
+                        cnames.push(n);
+                    }
+                } else if qtype == "NS"
+                    && let Some(zone) = &query
+                {
+                    self.facts
+                        .nameservers
+                        .entry(zone.clone())
+                        .or_default()
+                        .entry(n)
+                        .or_default()
+                        .insert(crate::resolve::CAPTURE_SOURCE.to_string());
+                }
+            }
+        }
+        if addr_query {
+            for ip in &addrs {
+                if let Some(q) = &query {
+                    self.facts.resolver.add(*ip, q, 0, d.ts);
+                }
+                for c in &cnames {
+                    self.facts.resolver.add(*ip, c, 1, d.ts);
+                }
+            }
+        }
+        if query.is_none() && cnames.is_empty() {
+            return;
+        }
+        let key: DnsKey = (query.clone(), cnames.clone(), qtype.clone());
+        let occ = occurrence(location, d.uid.as_deref());
+        let fact = self.dns.entry(key).or_insert_with(|| DnsFact {
+            query,
+            cnames,
+            qtype,
+            count: 0,
+            first_ts: d.ts,
+            last_ts: d.ts,
+            addrs: BTreeSet::new(),
+            first: occ.clone(),
+        });
+        fact.count += 1;
+        merge_times(&mut fact.first_ts, &mut fact.last_ts, &mut fact.first, d.ts, occ);
+        for ip in addrs {
+            if fact.addrs.len() < 16 {
+                fact.addrs.insert(ip);
+            }
+        }
+    }
+
+    fn x509(&mut self, x: &X509<'_>) {
+        self.seen_ts(x.ts);
+        let data = CertData {
+            sha1: hex(&x.sha1),
+            sha256: hex(&x.fingerprint).filter(|f| f.len() == 64),
+            subject: owned(&x.subject),
+            issuer: owned(&x.issuer),
+            san_dns: x.san_dns.iter().map(|s| s.to_string()).collect(),
+        };
+        if let Some(id) = x.id.as_deref() {
+            self.x509_by_id.insert(id.to_string(), data.clone());
+        }
+        if let Some(fp) = hex(&x.fingerprint) {
+            let mut data = data;
+            if fp.len() == 40 {
+                data.sha1 = Some(fp.clone());
+            }
+            self.x509_by_fp.insert(fp, data);
+        }
+    }
+
+    fn file(&mut self, f: &File<'_>, location: &Location) {
+        self.seen_ts(f.ts);
+        let mime = f.mime_type.as_deref().unwrap_or("").trim();
+        if mime != "application/x-x509-user-cert" && mime != "application/x-x509-ca-cert" {
+            return;
+        }
+        let sha1 = hex(&f.sha1);
+        let sha256 = hex(&f.sha256);
+        if let Some(fuid) = f.fuid.as_deref() {
+            self.files_by_fuid
+                .insert(fuid.to_string(), (sha1.clone(), sha256.clone()));
+        }
+        let server = f.id.resp_h.or_else(|| {
+            if f.is_orig == Some(true) {
+                f.rx_hosts.first().copied()
+            } else {
+                f.tx_hosts.first().copied()
+            }
+        });
+        let uids: Vec<String> = f.uids.iter().map(|u| u.to_string()).collect();
+        for u in &uids {
+            self.wanted_uids.entry(u.clone()).or_insert(None);
+        }
+        if uids.is_empty()
+            && let Some(t) = tuple(&f.id)
+        {
+            self.wanted_tuples.entry(t).or_default();
+        }
+        self.cert_files.push(PendingCertFile {
+            ts: f.ts,
+            uids,
+            id: f.id,
+            server,
+            sha1,
+            sha256,
+            location: location.clone(),
+        });
+    }
+
+    fn tls(&mut self, t: &Tls<'_>, location: &Location) {
+        self.seen_ts(t.ts);
+        let uid = owned(&t.uid);
+        self.want(uid.as_deref(), &t.id);
+        self.tls.push(PendingTls {
+            ts: t.ts,
+            uid,
+            id: t.id,
+            sni: t.server_name.as_deref().and_then(normalize_name),
+            version: owned(&t.version),
+            status: owned(&t.validation_status),
+            chain_kind: t.chain_kind,
+            chain: t.cert_chain.iter().map(|c| c.trim().to_string()).collect(),
+            subject: owned(&t.subject),
+            issuer: owned(&t.issuer),
+            location: location.clone(),
+        });
+    }
+
+    fn http(&mut self, h: &Http<'_>, location: &Location) {
+        self.seen_ts(h.ts);
+        let uid = owned(&h.uid);
+        self.want(uid.as_deref(), &h.id);
+        self.http.push(PendingHttp {
+            ts: h.ts,
+            uid,
+            id: h.id,
+            host: h.host.as_deref().and_then(normalize_host),
+            method: owned(&h.method),
+            uri: owned(&h.uri),
+            location: location.clone(),
+        });
+    }
+
+    fn want(&mut self, uid: Option<&str>, id: &Endpoints) {
+        if let Some(u) = uid {
+            self.wanted_uids.entry(u.to_string()).or_insert(None);
+        }
+        if let Some(t) = tuple(id) {
+            self.wanted_tuples.entry(t).or_default();
+        }
+    }
+
+    fn conn(&mut self, c: &Conn<'_>, location: &Location) {
+        self.seen_ts(c.ts);
+        if let Some(uid) = c.uid.as_deref()
+            && let Some(slot) = self.wanted_uids.get_mut(uid)
+            && slot.is_none()
+        {
+            *slot = Some(time(c.ts));
+        }
+        if !self.wanted_tuples.is_empty()
+            && let Some(t) = tuple(&c.id)
+            && let Some(v) = self.wanted_tuples.get_mut(&t)
+            && v.len() < 1024
+        {
+            v.push(time(c.ts));
+        }
+        let Some(server) = c.id.resp_h else {
+            self.diagnostic(Diagnostic {
+                location: location.clone(),
+                message: "connection without a responder address (id.resp_h): skipped".into(),
+            });
+            return;
+        };
+        let proto = match c.proto.as_deref() {
+            Some(p) if p.bytes().any(|b| b.is_ascii_uppercase()) => {
+                let lower = p.to_ascii_lowercase();
+                self.intern(&lower)
+            }
+            Some(p) => self.intern(p),
+            None => self.intern(""),
+        };
+        let services = match c.services.len() {
+            0 => self.intern(""),
+            1 => {
+                let s = c.services.first().map(|s| s.trim()).unwrap_or("");
+                if s.bytes().any(|b| b.is_ascii_uppercase()) {
+                    let lower = s.to_ascii_lowercase();
+                    self.intern(&lower)
+                } else {
+                    self.intern(s)
+                }
+            }
+            _ => {
+                let mut v: Vec<String> = c
+                    .services
+                    .iter()
+                    .map(|s| s.trim().to_ascii_lowercase())
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                v.sort();
+                v.dedup();
+                let joined = v.join(",");
+                self.intern(&joined)
+            }
+        };
+        let t = time(c.ts);
+        let epoch = self.facts.resolver.epoch(server, t);
+        let key: ConnKey = (server, c.id.resp_p, proto, services, epoch);
+        let bytes = c.orig_bytes.unwrap_or(0).saturating_add(c.resp_bytes.unwrap_or(0));
+        match self.conns.get_mut(&key) {
+            Some(f) => {
+                f.count += 1;
+                f.bytes = f.bytes.saturating_add(bytes);
+                let before = f.first_ts;
+                if c.ts.is_some_and(|ts| before.is_none_or(|b| ts < b)) {
+                    f.first = occurrence(location, c.uid.as_deref());
+                    f.first_ts = c.ts;
+                }
+                if c.ts.is_some_and(|ts| f.last_ts.is_none_or(|l| ts > l)) {
+                    f.last_ts = c.ts;
+                }
+            }
+            None => {
+                let proto_s = self.strings.get(proto as usize).cloned().unwrap_or_default();
+                let services_v: Vec<String> = self
+                    .strings
+                    .get(services as usize)
+                    .map(|s| {
+                        s.split(',')
+                            .filter(|x| !x.is_empty())
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                self.conns.insert(
+                    key,
+                    ConnFact {
+                        server,
+                        port: c.id.resp_p,
+                        proto: proto_s,
+                        services: services_v,
+                        t,
+                        count: 1,
+                        first_ts: c.ts,
+                        last_ts: c.ts,
+                        bytes,
+                        first: occurrence(location, c.uid.as_deref()),
+                    },
+                );
+            }
+        }
+    }
+
+    fn join_time(&self, uids: &[&str], id: &Endpoints, own: Option<f64>) -> f64 {
+        for u in uids {
+            if let Some(Some(t)) = self.wanted_uids.get(*u) {
+                return *t;
+            }
+        }
+        if let Some(tp) = tuple(id)
+            && let Some(times) = self.wanted_tuples.get(&tp)
+        {
+            let mine = time(own);
+            let nearest = times.iter().copied().min_by(|a, b| {
+                let da = (a - mine).abs();
+                let db = (b - mine).abs();
+                da.total_cmp(&db).then(a.total_cmp(b))
+            });
+            if let Some(t) = nearest {
+                return t;
+            }
+        }
+        time(own)
+    }
+
+    fn chain_cert(&self, kind: ChainKind, entry: &str) -> ChainCert {
+        let mut cert = ChainCert::default();
+        let data = match kind {
+            ChainKind::Fingerprints => {
+                let fp = entry.to_ascii_lowercase();
+                match fp.len() {
+                    64 => cert.sha256 = Some(fp.clone()),
+                    40 => cert.sha1 = Some(fp.clone()),
+                    _ => {}
+                }
+                self.x509_by_fp.get(&fp)
+            }
+            ChainKind::Fuids => {
+                if let Some((s1, s256)) = self.files_by_fuid.get(entry) {
+                    cert.sha1 = s1.clone();
+                    cert.sha256 = s256.clone();
+                }
+                self.x509_by_id.get(entry)
+            }
+            ChainKind::None => None,
+        };
+        if let Some(d) = data {
+            cert.sha1 = cert.sha1.or_else(|| d.sha1.clone());
+            cert.sha256 = cert.sha256.or_else(|| d.sha256.clone());
+            cert.subject = d.subject.clone();
+            cert.issuer = d.issuer.clone();
+            cert.san_dns = d.san_dns.clone();
+        }
+        cert
+    }
+
+    /// Finishes the joins and returns the facts, sorted deterministically.
+    pub fn finish(mut self) -> Facts {
+        let mut tls: Vec<TlsFact> = Vec::with_capacity(self.tls.len());
+        for p in std::mem::take(&mut self.tls) {
+            let uids: Vec<&str> = p.uid.as_deref().into_iter().collect();
+            let t = self.join_time(&uids, &p.id, p.ts);
+            let chain: Vec<ChainCert> = p
+                .chain
+                .iter()
+                .map(|e| self.chain_cert(p.chain_kind, e))
+                .collect();
+            let leaf = chain.first();
+            let leaf_subject = p
+                .subject
+                .clone()
+                .or_else(|| leaf.and_then(|c| c.subject.clone()));
+            let leaf_issuer = p
+                .issuer
+                .clone()
+                .or_else(|| leaf.and_then(|c| c.issuer.clone()));
+            let mut leaf_names: Vec<String> = Vec::new();
+            if let Some(cn) = leaf_subject
+                .as_deref()
+                .and_then(|s| dn_attribute(s, "CN"))
+                .and_then(|cn| normalize_name(&cn))
+                .filter(|n| names::valid_domain(n.strip_prefix("*.").unwrap_or(n)))
+            {
+                leaf_names.push(cn.strip_prefix("*.").unwrap_or(&cn).to_string());
+            }
+            for san in leaf.map(|c| c.san_dns.as_slice()).unwrap_or(&[]) {
+                if let Some(n) = normalize_name(san) {
+                    let n = n.strip_prefix("*.").unwrap_or(&n).to_string();
+                    if names::valid_domain(&n) && !leaf_names.contains(&n) {
+                        leaf_names.push(n);
+                    }
+                }
+            }
+            tls.push(TlsFact {
+                server: p.id.resp_h,
+                port: p.id.resp_p,
+                t,
+                ts: p.ts,
+                sni: p.sni,
+                version: p.version,
+                validation_status: p.status,
+                leaf_subject,
+                leaf_issuer,
+                leaf_names,
+                chain,
+                first: occurrence(&p.location, p.uid.as_deref()),
+            });
+        }
+        let mut http: Vec<HttpFact> = Vec::with_capacity(self.http.len());
+        for p in std::mem::take(&mut self.http) {
+            let uids: Vec<&str> = p.uid.as_deref().into_iter().collect();
+            let t = self.join_time(&uids, &p.id, p.ts);
+            http.push(HttpFact {
+                server: p.id.resp_h,
+                port: p.id.resp_p,
+                t,
+                ts: p.ts,
+                host: p.host,
+                method: p.method,
+                uri: p.uri,
+                first: occurrence(&p.location, p.uid.as_deref()),
+            });
+        }
+        let mut cert_files: Vec<CertFileFact> = Vec::with_capacity(self.cert_files.len());
+        for p in std::mem::take(&mut self.cert_files) {
+            let uids: Vec<&str> = p.uids.iter().map(String::as_str).collect();
+            let t = self.join_time(&uids, &p.id, p.ts);
+            cert_files.push(CertFileFact {
+                server: p.server,
+                t,
+                ts: p.ts,
+                sha1: p.sha1,
+                sha256: p.sha256,
+                first: occurrence(&p.location, p.uids.first().map(String::as_str)),
+            });
+        }
+        let mut conns: Vec<ConnFact> = self.conns.into_values().collect();
+        conns.sort_by(|a, b| {
+            (a.server, a.port, &a.proto, &a.services)
+                .cmp(&(b.server, b.port, &b.proto, &b.services))
+                .then(a.t.total_cmp(&b.t))
+        });
+        let mut dns: Vec<DnsFact> = self.dns.into_values().collect();
+        dns.sort_by(|a, b| (&a.query, &a.cnames, &a.qtype).cmp(&(&b.query, &b.cnames, &b.qtype)));
+        tls.sort_by(|a, b| a.first.cmp(&b.first));
+        http.sort_by(|a, b| a.first.cmp(&b.first));
+        cert_files.sort_by(|a, b| a.first.cmp(&b.first));
+        self.facts.conns = conns;
+        self.facts.dns = dns;
+        self.facts.tls = tls;
+        self.facts.http = http;
+        self.facts.cert_files = cert_files;
+        self.facts
+    }
+
+    fn diagnostic(&mut self, d: Diagnostic) {
+        self.facts.diagnostics_total += 1;
+        if self.facts.diagnostics.len() < MAX_DIAGNOSTICS {
+            self.facts.diagnostics.push(d);
+        }
+    }
+}
+
+fn merge_times(
+    first_ts: &mut Option<f64>,
+    last_ts: &mut Option<f64>,
+    first: &mut Occurrence,
+    ts: Option<f64>,
+    occ: Occurrence,
+) {
+    if let Some(t) = ts {
+        if first_ts.is_none_or(|f| t < f) {
+            *first_ts = Some(t);
+            *first = occ;
+        }
+        if last_ts.is_none_or(|l| t > l) {
+            *last_ts = Some(t);
+        }
+    }
+}
+
+impl Sink for FactsBuilder {
+    fn record(&mut self, record: Record<'_>, location: &Location) {
+        match &record {
+            Record::Conn(c) => self.conn(c, location),
+            Record::Dns(d) => self.dns(d, location),
+            Record::Tls(t) => self.tls(t, location),
+            Record::Http(h) => self.http(h, location),
+            Record::File(f) => self.file(f, location),
+            Record::X509(x) => self.x509(x),
+        }
+    }
+
+    fn diagnostic(&mut self, diagnostic: Diagnostic) {
+        FactsBuilder::diagnostic(self, diagnostic);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dn_attributes_with_escapes() {
+        let dn = r"CN=R3,O=Let's Encrypt,C=US";
+        assert_eq!(dn_attribute(dn, "o").as_deref(), Some("Let's Encrypt"));
+        assert_eq!(dn_attribute(dn, "CN").as_deref(), Some("R3"));
+        let dn = r"CN=a\,b+O=Foo\2C Inc,C=US";
+        assert_eq!(dn_attribute(dn, "CN").as_deref(), Some("a,b"));
+        assert_eq!(dn_attribute(dn, "O").as_deref(), Some("Foo, Inc"));
+        assert_eq!(dn_attribute("garbage", "O"), None);
+    }
+}

@@ -1,0 +1,239 @@
+//! Names of an address (RULES.md §3): which names the capture's DNS answers (and side files) gave
+//! each IP, and the `pick` / `display` choice among them at a given time.
+//!
+//! Associations are stored per address as *runs*: maximal stretches of time in which the same
+//! (name, rank) was answered for that address, so repeated lookups of one name cost nothing and
+//! state grows with distinct (address, name) changes, not with DNS rows. For input in time order
+//! (as Zeek writes it) `pick` is exact; an association that arrives out of order inside another
+//! name's run is kept as its own run and `pick` treats runs as covering their whole span.
+//! Nothing here knows about rules or files.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+
+/// Rank of a name for an address: the query name (0) or a CNAME target in the answers (1).
+pub type Rank = u8;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Run {
+    first: f64,
+    last: f64,
+    name: u32,
+    rank: Rank,
+}
+
+/// Address -> names, from the capture's DNS answers and from passive-DNS side files.
+#[derive(Debug, Default)]
+pub struct Resolver {
+    names: Vec<String>,
+    ids: HashMap<String, u32>,
+    runs: HashMap<IpAddr, Vec<Run>>,
+    /// Side-file names per address, with their source (`pdns:FILE`).
+    side: HashMap<IpAddr, BTreeMap<String, BTreeSet<String>>>,
+}
+
+/// Where a name of an address came from.
+pub const CAPTURE_SOURCE: &str = "dns";
+
+impl Resolver {
+    /// An empty resolver.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.names.push(name.to_string());
+        self.ids.insert(name.to_string(), id);
+        id
+    }
+
+    fn name(&self, id: u32) -> &str {
+        self.names.get(id as usize).map(String::as_str).unwrap_or("")
+    }
+
+    /// Associates `ip` with the normalised `name` at `ts` (unknown ts sorts before every time).
+    pub fn add(&mut self, ip: IpAddr, name: &str, rank: Rank, ts: Option<f64>) {
+        let ts = ts.unwrap_or(f64::NEG_INFINITY);
+        let id = self.intern(name);
+        let runs = self.runs.entry(ip).or_default();
+        if let Some(last) = runs.last_mut()
+            && last.name == id
+            && last.rank == rank
+            && ts >= last.first
+        {
+            if ts > last.last {
+                last.last = ts;
+            }
+            return;
+        }
+        if runs
+            .iter()
+            .any(|r| r.name == id && r.rank == rank && r.first <= ts && ts <= r.last)
+        {
+            return;
+        }
+        let run = Run {
+            first: ts,
+            last: ts,
+            name: id,
+            rank,
+        };
+        let at = runs.partition_point(|r| r.first <= ts);
+        runs.insert(at, run);
+    }
+
+    /// Adds a side-file name for `ip` (no time), with its source.
+    pub fn add_side(&mut self, ip: IpAddr, name: &str, source: &str) {
+        self.side
+            .entry(ip)
+            .or_default()
+            .entry(name.to_string())
+            .or_default()
+            .insert(source.to_string());
+    }
+
+    /// Every name associated with `ip`, with its sources, sorted.
+    pub fn names(&self, ip: IpAddr) -> BTreeMap<&str, BTreeSet<&str>> {
+        let mut out: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        if let Some(runs) = self.runs.get(&ip) {
+            for r in runs {
+                out.entry(self.name(r.name))
+                    .or_default()
+                    .insert(CAPTURE_SOURCE);
+            }
+        }
+        if let Some(side) = self.side.get(&ip) {
+            for (n, sources) in side {
+                out.entry(n.as_str())
+                    .or_default()
+                    .extend(sources.iter().map(String::as_str));
+            }
+        }
+        out
+    }
+
+    /// True when `ip` has at least one name.
+    pub fn has_names(&self, ip: IpAddr) -> bool {
+        self.runs.contains_key(&ip) || self.side.contains_key(&ip)
+    }
+
+    /// pick(ip, t, S) of RULES.md §3, S given as a predicate on names.
+    pub fn pick(&self, ip: IpAddr, t: f64, in_s: impl Fn(&str) -> bool) -> Option<&str> {
+        let runs = self.runs.get(&ip).map(Vec::as_slice).unwrap_or(&[]);
+        let mut before: Option<(f64, Rank, &str)> = None;
+        let mut after: Option<(f64, Rank, &str)> = None;
+        for r in runs {
+            let name = self.name(r.name);
+            if !in_s(name) {
+                continue;
+            }
+            if r.first <= t {
+                let eff = if r.last < t { r.last } else { t };
+                let better = match before {
+                    None => true,
+                    Some((bt, br, bn)) => {
+                        eff > bt || (eff == bt && (r.rank, name.as_bytes()) < (br, bn.as_bytes()))
+                    }
+                };
+                if better {
+                    before = Some((eff, r.rank, name));
+                }
+            } else {
+                let better = match after {
+                    None => true,
+                    Some((at, ar, an)) => {
+                        r.first < at
+                            || (r.first == at && (r.rank, name.as_bytes()) < (ar, an.as_bytes()))
+                    }
+                };
+                if better {
+                    after = Some((r.first, r.rank, name));
+                }
+            }
+        }
+        if let Some((_, _, n)) = before.or(after) {
+            return Some(n);
+        }
+        self.side
+            .get(&ip)
+            .and_then(|m| m.keys().find(|n| in_s(n)))
+            .map(String::as_str)
+    }
+
+    /// display(ip, t): pick among all names of `ip`.
+    pub fn display(&self, ip: IpAddr, t: f64) -> Option<&str> {
+        self.pick(ip, t, |_| true)
+    }
+
+    /// The host of a record with server `ip` at `t`: its display name, else the address.
+    pub fn host(&self, ip: IpAddr, t: f64) -> String {
+        match self.display(ip, t) {
+            Some(n) => n.to_string(),
+            None => ip.to_string(),
+        }
+    }
+
+    /// An index that is equal for two times exactly when every `pick` for `ip` answers the same
+    /// at both (for input in time order): the number of runs started at or before `t`.
+    pub fn epoch(&self, ip: IpAddr, t: f64) -> u32 {
+        let n = self
+            .runs
+            .get(&ip)
+            .map(|runs| runs.partition_point(|r| r.first <= t))
+            .unwrap_or(0);
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn latest_before_else_earliest_after() {
+        let mut r = Resolver::new();
+        let a = ip("104.16.0.1");
+        r.add(a, "api.evil-c2.com", 0, Some(10.0));
+        r.add(a, "www.apple.com", 0, Some(20.0));
+        r.add(a, "www.apple.com", 0, Some(30.0));
+        assert_eq!(r.display(a, 25.0), Some("www.apple.com"));
+        assert_eq!(r.display(a, 15.0), Some("api.evil-c2.com"));
+        assert_eq!(r.display(a, 5.0), Some("api.evil-c2.com"));
+        assert_eq!(
+            r.pick(a, 25.0, |n| n == "api.evil-c2.com"),
+            Some("api.evil-c2.com")
+        );
+        assert_eq!(r.host(ip("1.2.3.4"), 0.0), "1.2.3.4");
+        assert_eq!(r.epoch(a, 25.0), r.epoch(a, 35.0));
+        assert_ne!(r.epoch(a, 15.0), r.epoch(a, 25.0));
+    }
+
+    #[test]
+    fn ties_prefer_query_name_then_smallest() {
+        let mut r = Resolver::new();
+        let a = ip("192.0.2.1");
+        r.add(a, "z.cdn.net", 1, Some(10.0));
+        r.add(a, "www.b.org", 0, Some(10.0));
+        r.add(a, "www.a.org", 0, Some(10.0));
+        assert_eq!(r.display(a, 11.0), Some("www.a.org"));
+    }
+
+    #[test]
+    fn side_names_only_when_no_capture_name_fits() {
+        let mut r = Resolver::new();
+        let a = ip("192.0.2.2");
+        r.add_side(a, "x.example", "pdns:f");
+        assert_eq!(r.display(a, 0.0), Some("x.example"));
+        r.add(a, "y.example", 0, Some(1.0));
+        assert_eq!(r.display(a, 0.0), Some("y.example"));
+        assert_eq!(r.names(a).len(), 2);
+    }
+}

@@ -1,0 +1,50 @@
+//! ADV-01 (RULES.md §7.5): runs last, over every other alert, and flags a host that drew alerts
+//! from at least `max_alerts` distinct rule ids. It reads alerts only, never records.
+
+use crate::alert::{Collector, Contribution, Evidence, Level};
+use crate::settings::Settings;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Rule ids that never count toward ADV-01 on their own.
+const NOT_COUNTED: &[&str] = &["ADV-01", "DOM-01", "DOM-02"];
+
+/// Adds one ADV-01 alert per host with alerts from at least `max_alerts` distinct rule ids.
+pub fn adv01(settings: &Settings, out: &mut Collector) {
+    let mut by_host: BTreeMap<String, (BTreeSet<&'static str>, Evidence)> = BTreeMap::new();
+    for a in out.iter() {
+        if NOT_COUNTED.contains(&a.id) {
+            continue;
+        }
+        let entry = by_host.entry(a.host.clone()).or_default();
+        entry.0.insert(a.id);
+        entry.1.server_ips.extend(a.evidence.server_ips.iter().copied());
+        entry
+            .1
+            .server_ports
+            .extend(a.evidence.server_ports.iter().copied());
+        if let Some((ts, occ)) = &a.evidence.first {
+            entry.1.occurrence(*ts, occ.clone());
+        }
+        entry.1.seen("alerts", 1, a.evidence.first_ts, a.evidence.last_ts);
+    }
+    let threshold = usize::try_from(settings.max_alerts).unwrap_or(usize::MAX);
+    for (host, (ids, mut ev)) in by_host {
+        if ids.len() < threshold {
+            continue;
+        }
+        let list: Vec<&str> = ids.iter().copied().collect();
+        ev.details.insert(format!("rules: {}", list.join(", ")));
+        out.add(Contribution {
+            id: "ADV-01",
+            level: Level::Moderate,
+            description: format!(
+                "{host} drew {} different kinds of alert ({}). Several independent signs on one host deserve a closer look.",
+                ids.len(),
+                list.join(", ")
+            ),
+            host,
+            title: "Host with several kinds of alert",
+            evidence: ev,
+        });
+    }
+}

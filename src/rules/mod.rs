@@ -1,0 +1,266 @@
+//! The rules of RULES.md §7 behind one small trait, and the context they all read.
+//!
+//! Every rule reads the same immutable [`Context`] (settings, indicators, whitelist, facts) and
+//! pushes contributions into one [`Collector`]. Rules skip whitelisted subjects (§5) and the
+//! heuristic ones skip local server addresses (§4). [`run`] evaluates every enabled rule in the
+//! fixed order of [`RULES`], then ADV-01 over the result. Adding a rule is one struct in its
+//! family's file and one line in [`RULES`].
+
+pub mod act;
+pub mod adv;
+pub mod ioc;
+pub mod proto;
+pub mod ssl;
+
+use crate::alert::{Collector, Contribution, Evidence, Level, MatchedIndicator, Occurrence};
+use crate::facts::{ConnFact, Facts};
+use crate::intel::prefix::PrefixTable;
+use crate::intel::{Indicator, Intel, Whitelist, WhitelistEntry};
+use crate::settings::Settings;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+/// Registration dates of names, for ACT-02 (from a side file or online lookups).
+pub trait RegistrationDates {
+    /// The registration date of `name` (or its nearest parent), as epoch seconds, with its
+    /// source.
+    fn created(&self, name: &str) -> Option<(f64, String)>;
+}
+
+/// What every rule reads.
+pub struct Context<'a> {
+    pub settings: &'a Settings,
+    pub intel: &'a Intel,
+    /// `None` when the whitelist is switched off.
+    pub whitelist: Option<&'a Whitelist>,
+    pub facts: &'a Facts,
+    /// Registration dates for ACT-02, when a source was given.
+    pub registration: Option<&'a dyn RegistrationDates>,
+    local: PrefixTable<()>,
+}
+
+impl<'a> Context<'a> {
+    /// Builds the context; `local_nets` come from the settings.
+    pub fn new(
+        settings: &'a Settings,
+        intel: &'a Intel,
+        whitelist: Option<&'a Whitelist>,
+        facts: &'a Facts,
+        registration: Option<&'a dyn RegistrationDates>,
+    ) -> Self {
+        let mut local = PrefixTable::new();
+        for net in &settings.local_nets {
+            local.insert(*net, ());
+        }
+        Context {
+            settings,
+            intel,
+            whitelist: if settings.whitelist { whitelist } else { None },
+            facts,
+            registration,
+            local,
+        }
+    }
+
+    /// True when `ip` is in `local_nets`.
+    pub fn is_local(&self, ip: IpAddr) -> bool {
+        self.local.contains(ip)
+    }
+
+    /// The whitelist entry that hides a subject (§5): its address matches, or it has at least
+    /// one name and every name is covered by a domain entry.
+    pub fn whitelisted<'n>(
+        &self,
+        ip: Option<IpAddr>,
+        names: impl IntoIterator<Item = &'n str>,
+    ) -> Option<&'a WhitelistEntry> {
+        let wl = self.whitelist?;
+        if let Some(e) = ip.and_then(|ip| wl.ip(ip)) {
+            return Some(e);
+        }
+        let mut first = None;
+        for n in names {
+            match wl.name(n) {
+                Some(e) => {
+                    first.get_or_insert(e);
+                }
+                None => return None,
+            }
+        }
+        first
+    }
+
+    /// The whitelist entry hiding a destination address (server IP plus all its names).
+    pub fn destination_whitelisted(&self, ip: IpAddr) -> Option<&'a WhitelistEntry> {
+        let names = self.facts.resolver.names(ip);
+        self.whitelisted(Some(ip), names.keys().copied())
+    }
+
+    /// The host of a record with server `ip` at `t` (§3).
+    pub fn host(&self, ip: IpAddr, t: f64) -> String {
+        self.facts.resolver.host(ip, t)
+    }
+
+    /// The names of `ip` with their sources, as evidence.
+    pub fn names_evidence(&self, ip: IpAddr) -> BTreeMap<String, BTreeSet<String>> {
+        self.facts
+            .resolver
+            .names(ip)
+            .into_iter()
+            .map(|(n, s)| (n.to_string(), s.into_iter().map(str::to_string).collect()))
+            .collect()
+    }
+}
+
+/// One rule of RULES.md §7.
+pub trait Rule: Sync {
+    /// The rule id (`PROTO-01`, ...).
+    fn id(&self) -> &'static str;
+    /// Whether the settings enable it.
+    fn enabled(&self, settings: &Settings) -> bool;
+    /// Evaluates the rule over the whole context.
+    fn check(&self, ctx: &Context<'_>, out: &mut Collector);
+}
+
+/// Every rule but ADV-01, in evaluation order.
+pub const RULES: &[&dyn Rule] = &[
+    &proto::Proto01,
+    &proto::Proto02,
+    &proto::Proto03,
+    &proto::Proto04,
+    &proto::Proto05,
+    &ssl::Ssl01,
+    &ssl::Ssl02,
+    &ssl::Ssl03,
+    &ssl::Ssl04,
+    &ioc::Ioc01,
+    &ioc::Ioc02,
+    &ioc::Ioc03,
+    &ioc::Ioc04,
+    &ioc::Ioc05,
+    &ioc::Ioc06,
+    &ioc::Ioc07,
+    &ioc::Ioc08,
+    &ioc::Ioc09,
+    &ioc::Ioc10,
+    &act::Act01,
+    &act::Act02,
+];
+
+/// Runs every enabled rule, then ADV-01, and returns the collector.
+pub fn run(ctx: &Context<'_>) -> Collector {
+    let mut out = Collector::new();
+    for rule in RULES {
+        if rule.enabled(ctx.settings) {
+            rule.check(ctx, &mut out);
+        }
+    }
+    adv::adv01(ctx.settings, &mut out);
+    out
+}
+
+/// An indicator as evidence, naming the observed value that matched it.
+pub fn matched(ind: &Indicator, observed: &str) -> MatchedIndicator {
+    let mut sources: Vec<String> = ind
+        .provenance
+        .iter()
+        .map(|p| p.location.to_string())
+        .collect();
+    sources.sort();
+    sources.dedup();
+    MatchedIndicator {
+        kind: ind.kind.name().to_string(),
+        value: ind.value.clone(),
+        matched: observed.to_string(),
+        tags: ind.tags().into_iter().map(str::to_string).collect(),
+        sources,
+    }
+}
+
+/// The level of an indicator-domain rule: `high`, or `moderate` when every matching indicator
+/// is tracker-only (SSL-04, IOC-08).
+pub fn domain_level(hits: &[&Indicator]) -> Level {
+    if !hits.is_empty() && hits.iter().all(|i| i.tracker_only()) {
+        Level::Moderate
+    } else {
+        Level::High
+    }
+}
+
+/// Evidence of one connection aggregate.
+pub fn conn_evidence(ctx: &Context<'_>, c: &ConnFact) -> Evidence {
+    let mut ev = Evidence::default();
+    ev.server_ips.insert(c.server);
+    if let Some(p) = c.port {
+        ev.server_ports.insert(p);
+    }
+    ev.names = ctx.names_evidence(c.server);
+    ev.seen("connections", c.count, c.first_ts, c.last_ts);
+    ev.occurrence(c.first_ts, c.first.clone());
+    ev
+}
+
+/// Evidence of one record (TLS session, HTTP request, certificate file).
+pub fn record_evidence(
+    ctx: &Context<'_>,
+    kind: &'static str,
+    server: Option<IpAddr>,
+    port: Option<u16>,
+    ts: Option<f64>,
+    first: &Occurrence,
+) -> Evidence {
+    let mut ev = Evidence::default();
+    if let Some(ip) = server {
+        ev.server_ips.insert(ip);
+        ev.names = ctx.names_evidence(ip);
+    }
+    if let Some(p) = port {
+        ev.server_ports.insert(p);
+    }
+    ev.seen(kind, 1, ts, ts);
+    ev.occurrence(ts, first.clone());
+    ev
+}
+
+/// A contribution with the given parts.
+pub fn contribution(
+    id: &'static str,
+    level: Level,
+    title: &'static str,
+    host: String,
+    description: String,
+    evidence: Evidence,
+) -> Contribution {
+    Contribution {
+        id,
+        level,
+        host,
+        title,
+        description,
+        evidence,
+    }
+}
+
+/// Applies a connection rule to every connection aggregate whose server is neither local (when
+/// `heuristic`) nor whitelisted; `check` returns the level and extra details when it fires.
+pub fn for_each_conn(
+    ctx: &Context<'_>,
+    heuristic: bool,
+    mut check: impl FnMut(&ConnFact) -> Option<(Level, Vec<String>)>,
+    mut emit: impl FnMut(&ConnFact, Level, String, Evidence),
+) {
+    for c in &ctx.facts.conns {
+        if heuristic && ctx.is_local(c.server) {
+            continue;
+        }
+        if ctx.destination_whitelisted(c.server).is_some() {
+            continue;
+        }
+        if let Some((level, details)) = check(c) {
+            let host = ctx.host(c.server, c.t);
+            let mut ev = conn_evidence(ctx, c);
+            ev.details.extend(details);
+            emit(c, level, host, ev);
+        }
+    }
+}
