@@ -9,3 +9,4 @@ pub mod intel;
 pub mod model;
 pub mod names;
 pub mod report;
+pub mod settings;
