@@ -1,20 +1,21 @@
 //! captriage: offline threat triage of network captures and Zeek logs.
 //!
 //! The pipeline: `config` builds a validated configuration from the flags; `input` streams Zeek
-//! logs or captures into `model` records; `resolve` maps addresses to names; `rules` turn the
-//! aggregated records into alerts (`alert`); `report` renders them. See `../shared/STYLE.md`.
+//! logs or captures into `model` records; `facts` aggregates them and `resolve` maps addresses
+//! to names; `rules` turn the facts into alerts (`alert`); `report` renders them. `app` runs the
+//! pipeline and `commands` the other subcommands. See `../shared/STYLE.md`.
 
 pub mod alert;
-pub mod intel;
-pub mod model;
-pub mod names;
-pub mod report;
-pub mod facts;
-pub mod resolve;
-pub mod rules;
-pub mod settings;
 pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod enrichment;
+pub mod facts;
+pub mod intel;
+pub mod model;
+pub mod names;
+pub mod report;
+pub mod resolve;
+pub mod rules;
+pub mod settings;

@@ -7,7 +7,9 @@
 //! lookups cost O(labels) hash probes for names and one probe per prefix length for networks.
 //! Invalid entries become `file:line: reason` diagnostics; nothing here is fatal.
 
+pub mod defaults;
 pub mod prefix;
+pub mod text;
 pub mod tinycheck;
 
 use crate::model::{Diagnostic, Location};
@@ -240,6 +242,9 @@ pub struct IntelStats {
     pub invalid: Vec<Diagnostic>,
     /// Values removed by `to_delete`.
     pub deleted: u64,
+    /// (source file, what) -> entries read but not loaded because captriage has no matching
+    /// indicator type (a Zeek `Intel::EMAIL`, a STIX pattern on a file hash, ...).
+    pub unsupported: BTreeMap<(String, String), u64>,
 }
 
 /// Collects indicator entries from any number of files.
@@ -326,6 +331,28 @@ impl IntelBuilder {
     /// Schedules `value` for removal, whatever its type, once every file is loaded.
     pub fn delete(&mut self, value: &str) {
         self.to_delete.push(value.trim().to_string());
+    }
+
+    /// Counts an entry of `source` that was read but has no captriage indicator type.
+    pub fn unsupported(&mut self, source: &str, what: &str) {
+        *self
+            .stats
+            .unsupported
+            .entry((source.to_string(), what.to_string()))
+            .or_default() += 1;
+    }
+
+    /// The entries rejected so far.
+    pub fn rejected(&self) -> &[Diagnostic] {
+        &self.stats.invalid
+    }
+
+    /// Prefixes `context: ` to the messages of the entries rejected since the count was `start`
+    /// (loaders use it to name the entry within a line, e.g. `iocs[12]`).
+    pub fn annotate_rejected(&mut self, start: usize, context: &str) {
+        for d in self.stats.invalid.iter_mut().skip(start) {
+            d.message = format!("{context}: {}", d.message);
+        }
     }
 
     /// Applies `to_delete` and builds the lookup structures.
@@ -577,6 +604,18 @@ impl WhitelistBuilder {
     /// Schedules `value` for removal once every file is loaded.
     pub fn delete(&mut self, value: &str) {
         self.to_delete.push(value.trim().to_string());
+    }
+
+    /// The entries rejected so far.
+    pub fn rejected(&self) -> &[Diagnostic] {
+        &self.invalid
+    }
+
+    /// Prefixes `context: ` to the messages of the entries rejected since the count was `start`.
+    pub fn annotate_rejected(&mut self, start: usize, context: &str) {
+        for d in self.invalid.iter_mut().skip(start) {
+            d.message = format!("{context}: {}", d.message);
+        }
     }
 
     /// Applies `to_delete` and builds the lookup structures.
