@@ -6,10 +6,12 @@
 //! [`Format`]. Writers add nothing that varies between runs (no clock, no random ids).
 
 pub mod json;
+#[cfg(test)]
+mod sample;
 pub mod table;
 
 use crate::alert::{Alert, Level};
-use crate::model::Diagnostic;
+use crate::model::{Diagnostic, Ts};
 use std::collections::BTreeMap;
 use std::io;
 use std::net::IpAddr;
@@ -61,6 +63,46 @@ pub struct IntelSummary {
     pub whitelist_invalid: Vec<String>,
 }
 
+/// How a destination came out of triage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DestinationStatus {
+    /// Some alert names this destination.
+    Suspect,
+    /// Neither alerted on nor whitelisted.
+    #[default]
+    Other,
+    /// Hidden by the whitelist.
+    Whitelisted,
+}
+
+impl DestinationStatus {
+    /// `suspect`, `other` or `whitelisted`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DestinationStatus::Suspect => "suspect",
+            DestinationStatus::Other => "other",
+            DestinationStatus::Whitelisted => "whitelisted",
+        }
+    }
+}
+
+/// Traffic to one destination (host, address, protocol, port), for the communications tables.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DestinationSummary {
+    /// Display name, or the address when it has none.
+    pub host: String,
+    pub ip: Option<IpAddr>,
+    /// Transport protocol, lower-case (`tcp`, `udp`, `icmp`).
+    pub proto: String,
+    pub port: Option<u16>,
+    pub first_ts: Option<Ts>,
+    pub last_ts: Option<Ts>,
+    pub connections: u64,
+    /// Bytes both ways.
+    pub bytes: u64,
+    pub status: DestinationStatus,
+}
+
 /// Everything a run produced.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Report {
@@ -77,6 +119,10 @@ pub struct Report {
     pub limitations: Vec<String>,
     /// Sources the ACT rules had (empty when `active` is off).
     pub active_sources: Vec<String>,
+    /// Every destination with its traffic, sorted by status, host, ip, proto, port (may be empty).
+    pub destinations: Vec<DestinationSummary>,
+    /// Connections per time bucket: (bucket start, epoch seconds; connections), ascending.
+    pub timeline: Vec<(i64, u64)>,
 }
 
 impl Report {
