@@ -7,10 +7,13 @@ use crate::config::{AnalyzeConfig, Engine};
 use crate::facts::{Facts, FactsBuilder};
 use crate::input::{self, InputFile, InputKind};
 use crate::model::{Diagnostic, Location, Record, Sink};
-use crate::report::{self, Format, InputSummary, IntelSummary, Report, WhitelistedDestination};
+use crate::report::{
+    self, DestinationStatus, DestinationSummary, Format, InputSummary, IntelSummary, Report,
+    WhitelistedDestination,
+};
 use crate::rules::{self, Context};
 use anyhow::{Context as _, Result};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, IsTerminal, Write};
 
 /// Exit code: the run completed and nothing reached `--fail-on`.
@@ -24,7 +27,7 @@ pub const EXIT_ERROR: u8 = 2;
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Analyze(args) => {
-            let cfg = AnalyzeConfig::from_args(args, io::stdout().is_terminal())?;
+            let cfg = AnalyzeConfig::from_args(args)?;
             run_analyze(&cfg)
         }
         other => crate::commands::run(other),
@@ -204,6 +207,8 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
     let alerts = collector.into_sorted();
     let whitelisted = whitelisted_destinations(&ctx);
     let limitations = limitations(&facts);
+    let destinations = destinations(&ctx, &alerts);
+    let timeline = timeline(&facts);
     let mut report = Report {
         inputs,
         alerts,
@@ -213,6 +218,8 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
         unreadable,
         limitations,
         active_sources: active_sources(cfg, registration.is_some()),
+        destinations,
+        timeline,
     };
     crate::enrichment::finish_report(cfg, &facts, &mut report, warn)?;
     Ok(report)
@@ -281,6 +288,78 @@ fn whitelisted_destinations(ctx: &Context<'_>) -> Vec<WhitelistedDestination> {
             connections,
         })
         .collect()
+}
+
+/// Traffic per destination (host, address, protocol, port), with how triage judged it.
+fn destinations(ctx: &Context<'_>, alerts: &[crate::alert::Alert]) -> Vec<DestinationSummary> {
+    let suspects: BTreeSet<&str> = alerts.iter().map(|a| a.host.as_str()).collect();
+    let suspect_ips: BTreeSet<std::net::IpAddr> = alerts
+        .iter()
+        .flat_map(|a| a.evidence.server_ips.iter().copied())
+        .collect();
+    let mut acc: BTreeMap<(String, std::net::IpAddr, String, Option<u16>), DestinationSummary> =
+        BTreeMap::new();
+    for c in &ctx.facts.conns {
+        let host = ctx.host(c.server, c.t);
+        let status = if ctx.destination_whitelisted(c.server).is_some() {
+            DestinationStatus::Whitelisted
+        } else if suspects.contains(host.as_str()) || suspect_ips.contains(&c.server) {
+            DestinationStatus::Suspect
+        } else {
+            DestinationStatus::Other
+        };
+        let d = acc
+            .entry((host.clone(), c.server, c.proto.clone(), c.port))
+            .or_insert_with(|| DestinationSummary {
+                host,
+                ip: Some(c.server),
+                proto: c.proto.clone(),
+                port: c.port,
+                first_ts: c.first_ts,
+                last_ts: c.last_ts,
+                connections: 0,
+                bytes: 0,
+                status,
+            });
+        d.connections += c.count;
+        d.bytes = d.bytes.saturating_add(c.bytes);
+        d.first_ts = min_opt(d.first_ts, c.first_ts);
+        d.last_ts = max_opt(d.last_ts, c.last_ts);
+    }
+    acc.into_values().collect()
+}
+
+fn min_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+/// Most buckets in the report's connections timeline.
+pub const TIMELINE_BUCKETS: i64 = 120;
+
+/// The per-minute timeline coarsened to at most [`TIMELINE_BUCKETS`] buckets of whole minutes.
+fn timeline(facts: &Facts) -> Vec<(i64, u64)> {
+    let (Some((&first, _)), Some((&last, _))) =
+        (facts.timeline.first_key_value(), facts.timeline.last_key_value())
+    else {
+        return Vec::new();
+    };
+    let minutes = (last - first) / 60 + 1;
+    let width = ((minutes + TIMELINE_BUCKETS - 1) / TIMELINE_BUCKETS).max(1) * 60;
+    let mut out: BTreeMap<i64, u64> = BTreeMap::new();
+    for (&t, &n) in &facts.timeline {
+        *out.entry(first + (t - first) / width * width).or_default() += n;
+    }
+    out.into_iter().collect()
 }
 
 fn limitations(facts: &Facts) -> Vec<String> {

@@ -48,15 +48,15 @@ pub fn load_intel(args: &IntelArgs, extra_iocs: &[PathBuf]) -> Result<(Intel, Wh
     let mut ib = IntelBuilder::new();
     let mut wb = WhitelistBuilder::new();
     if !args.no_default_intel {
-        crate::intel::defaults::load_defaults(&mut ib, &mut wb);
+        crate::intel::defaults::load_defaults(&mut ib, &mut wb)
+            .context("cannot load the shipped indicators")?;
     }
-    let format = crate::intel::ioc_format(args.iocs_format);
     for path in args.iocs.iter().chain(extra_iocs) {
-        crate::intel::load_any(path, format, &mut ib)
+        crate::intel::tinycheck::load_iocs(path, &mut ib)
             .with_context(|| format!("cannot load indicators from {}", path.display()))?;
     }
     for path in &args.whitelist {
-        crate::intel::load_whitelist_any(path, &mut wb)
+        crate::intel::tinycheck::load_whitelist(path, &mut wb)
             .with_context(|| format!("cannot load whitelist {}", path.display()))?;
     }
     Ok((ib.build(), wb.build()))
@@ -64,7 +64,7 @@ pub fn load_intel(args: &IntelArgs, extra_iocs: &[PathBuf]) -> Result<(Intel, Wh
 
 impl AnalyzeConfig {
     /// Validates `analyze` flags and loads everything they name.
-    pub fn from_args(args: AnalyzeArgs, stdout_is_terminal: bool) -> Result<AnalyzeConfig> {
+    pub fn from_args(args: AnalyzeArgs) -> Result<AnalyzeConfig> {
         let (settings, settings_warnings) = match &args.config {
             Some(path) => crate::settings::load(path)
                 .with_context(|| format!("invalid config {}", path.display()))?,
@@ -74,9 +74,7 @@ impl AnalyzeConfig {
         let format = match args.format {
             Some(FormatArg::Table) => Format::Table,
             Some(FormatArg::Json) => Format::Json,
-            Some(FormatArg::Html) => Format::Html,
-            Some(FormatArg::Csv) => Format::Csv,
-            Some(FormatArg::Ndjson) => Format::Ndjson,
+            Some(other) => anyhow::bail!("--format {other:?} is not available in this build yet"),
             None => match args
                 .output
                 .as_ref()
@@ -84,10 +82,6 @@ impl AnalyzeConfig {
                 .and_then(|e| e.to_str())
             {
                 Some("json") => Format::Json,
-                Some("html" | "htm") => Format::Html,
-                Some("csv") => Format::Csv,
-                Some("ndjson" | "jsonl") => Format::Ndjson,
-                _ if args.output.is_none() && !stdout_is_terminal => Format::Table,
                 _ => Format::Table,
             },
         };

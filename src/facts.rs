@@ -138,7 +138,12 @@ pub struct Facts {
     /// Diagnostics kept (at most [`MAX_DIAGNOSTICS`]) and how many there were in all.
     pub diagnostics: Vec<Diagnostic>,
     pub diagnostics_total: u64,
+    /// Connections per minute (bucket start, epoch seconds), at most [`MAX_TIMELINE`] buckets.
+    pub timeline: BTreeMap<i64, u64>,
 }
+
+/// Most one-minute buckets kept for the connections timeline.
+pub const MAX_TIMELINE: usize = 100_000;
 
 type ConnKey = (IpAddr, Option<u16>, u32, u32, u32);
 type DnsKey = (Option<String>, Vec<String>, String);
@@ -569,6 +574,15 @@ impl FactsBuilder {
                 self.intern(&joined)
             }
         };
+        if let Some(ts) = c.ts.filter(|t| t.is_finite()) {
+            let bucket = (ts / 60.0).floor() as i64 * 60;
+            let room = self.facts.timeline.len() < MAX_TIMELINE;
+            if let Some(n) = self.facts.timeline.get_mut(&bucket) {
+                *n += 1;
+            } else if room {
+                self.facts.timeline.insert(bucket, 1);
+            }
+        }
         let t = time(c.ts);
         let epoch = self.facts.resolver.epoch(server, t);
         let key: ConnKey = (server, c.id.resp_p, proto, services, epoch);

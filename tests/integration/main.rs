@@ -2,3 +2,4 @@
 //! (copied from ../shared with their licence notes).
 
 mod intel;
+mod reference_cases;

@@ -1,0 +1,220 @@
+//! Generates realistic Zeek logs for benchmarks: conn, dns, ssl and x509 logs of a chosen size,
+//! as Zeek TSV or JSON lines, plain or gzip-compressed, over a fixed set of destinations so that
+//! rows grow while distinct destinations stay constant. Deterministic: the same arguments give
+//! the same bytes.
+//!
+//! `cargo run --release --example genlogs -- --rows N [--dests D] [--format tsv|json] [--gzip]
+//! [--out DIR]`
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+struct Opts {
+    rows: u64,
+    dests: u64,
+    json: bool,
+    gzip: bool,
+    out: PathBuf,
+}
+
+fn parse() -> Result<Opts, String> {
+    let mut o = Opts {
+        rows: 100_000,
+        dests: 5_000,
+        json: false,
+        gzip: false,
+        out: PathBuf::from("target/bench/logs"),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--rows" => o.rows = args.next().and_then(|v| v.parse().ok()).ok_or("--rows N")?,
+            "--dests" => o.dests = args.next().and_then(|v| v.parse().ok()).ok_or("--dests D")?,
+            "--format" => o.json = args.next().as_deref() == Some("json"),
+            "--gzip" => o.gzip = true,
+            "--out" => o.out = args.next().map(PathBuf::from).ok_or("--out DIR")?,
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(o)
+}
+
+fn open(o: &Opts, name: &str) -> io::Result<Box<dyn Write>> {
+    let ext = if o.json { "json" } else { "log" };
+    let file = if o.gzip {
+        format!("{name}.{ext}.gz")
+    } else {
+        format!("{name}.{ext}")
+    };
+    let f = std::fs::File::create(o.out.join(file))?;
+    Ok(if o.gzip {
+        Box::new(BufWriter::with_capacity(
+            1 << 18,
+            GzEncoder::new(f, Compression::fast()),
+        ))
+    } else {
+        Box::new(BufWriter::with_capacity(1 << 18, f))
+    })
+}
+
+fn header(w: &mut dyn Write, path: &str, fields: &[(&str, &str)]) -> io::Result<()> {
+    writeln!(w, "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-")?;
+    writeln!(w, "#path\t{path}\n#open\t2024-01-01-00-00-00")?;
+    let names: Vec<&str> = fields.iter().map(|f| f.0).collect();
+    let types: Vec<&str> = fields.iter().map(|f| f.1).collect();
+    writeln!(w, "#fields\t{}\n#types\t{}", names.join("\t"), types.join("\t"))
+}
+
+fn dest_ip(i: u64) -> String {
+    format!("{}.{}.{}.{}", 23 + (i >> 16) % 150, (i >> 8) & 255, i & 255, 1 + i % 250)
+}
+
+fn dest_name(i: u64) -> String {
+    const TLDS: [&str; 6] = ["com", "net", "org", "io", "xyz", "de"];
+    format!("host{i}.example{}.{}", i % 97, TLDS[(i % 6) as usize])
+}
+
+fn main() -> io::Result<()> {
+    let o = match parse() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("genlogs: {e}");
+            std::process::exit(2);
+        }
+    };
+    std::fs::create_dir_all(&o.out)?;
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let start = 1_704_067_200.0f64;
+    let dns_rows = (o.rows / 10).max(o.dests.min(o.rows));
+    let span = 86_400.0;
+
+    let mut dns = open(&o, "dns")?;
+    if !o.json {
+        header(
+            &mut *dns,
+            "dns",
+            &[
+                ("ts", "time"), ("uid", "string"), ("id.orig_h", "addr"), ("id.orig_p", "port"),
+                ("id.resp_h", "addr"), ("id.resp_p", "port"), ("proto", "enum"),
+                ("trans_id", "count"), ("rtt", "interval"), ("query", "string"),
+                ("qclass", "count"), ("qclass_name", "string"), ("qtype", "count"),
+                ("qtype_name", "string"), ("rcode", "count"), ("rcode_name", "string"),
+                ("AA", "bool"), ("TC", "bool"), ("RD", "bool"), ("RA", "bool"), ("Z", "count"),
+                ("answers", "vector[string]"), ("TTLs", "vector[interval]"), ("rejected", "bool"),
+            ],
+        )?;
+    }
+    for r in 0..dns_rows {
+        let d = if r < o.dests { r } else { rng.below(o.dests) };
+        let ts = start + span * (r as f64) / (dns_rows as f64);
+        let client = format!("10.0.{}.{}", rng.below(4), 2 + rng.below(200));
+        let port = 1024 + rng.below(60000);
+        let uid = format!("C{:016x}", rng.next());
+        let (name, ip) = (dest_name(d), dest_ip(d));
+        let cname = format!("edge{}.cdn{}.net", d % 31, d % 7);
+        if o.json {
+            writeln!(
+                dns,
+                r#"{{"ts":{ts:.6},"uid":"{uid}","id.orig_h":"{client}","id.orig_p":{port},"id.resp_h":"10.0.0.1","id.resp_p":53,"proto":"udp","trans_id":{},"rtt":0.012,"query":"{name}","qclass":1,"qclass_name":"C_INTERNET","qtype":1,"qtype_name":"A","rcode":0,"rcode_name":"NOERROR","AA":false,"TC":false,"RD":true,"RA":true,"Z":0,"answers":["{cname}","{ip}"],"TTLs":[300.0,60.0],"rejected":false}}"#,
+                rng.below(65536)
+            )?;
+        } else {
+            writeln!(
+                dns,
+                "{ts:.6}\t{uid}\t{client}\t{port}\t10.0.0.1\t53\tudp\t{}\t0.012000\t{name}\t1\tC_INTERNET\t1\tA\t0\tNOERROR\tF\tF\tT\tT\t0\t{cname},{ip}\t300.000000,60.000000\tF",
+                rng.below(65536)
+            )?;
+        }
+    }
+    if !o.json {
+        writeln!(dns, "#close\t2024-01-02-00-00-00")?;
+    }
+    dns.flush()?;
+    drop(dns);
+
+    let mut conn = open(&o, "conn")?;
+    if !o.json {
+        header(
+            &mut *conn,
+            "conn",
+            &[
+                ("ts", "time"), ("uid", "string"), ("id.orig_h", "addr"), ("id.orig_p", "port"),
+                ("id.resp_h", "addr"), ("id.resp_p", "port"), ("proto", "enum"),
+                ("service", "string"), ("duration", "interval"), ("orig_bytes", "count"),
+                ("resp_bytes", "count"), ("conn_state", "string"), ("local_orig", "bool"),
+                ("local_resp", "bool"), ("missed_bytes", "count"), ("history", "string"),
+                ("orig_pkts", "count"), ("orig_ip_bytes", "count"), ("resp_pkts", "count"),
+                ("resp_ip_bytes", "count"), ("tunnel_parents", "set[string]"),
+                ("ip_proto", "count"),
+            ],
+        )?;
+    }
+    const PORTS: [(u16, &str, &str); 6] = [
+        (443, "tcp", "ssl"),
+        (443, "tcp", "ssl"),
+        (80, "tcp", "http"),
+        (443, "udp", "quic,ssl"),
+        (8443, "tcp", "ssl"),
+        (5228, "tcp", "-"),
+    ];
+    for r in 0..o.rows {
+        let d = rng.below(o.dests);
+        let ts = start + span * (r as f64) / (o.rows as f64);
+        let client = format!("10.0.{}.{}", rng.below(4), 2 + rng.below(200));
+        let cport = 1024 + rng.below(60000);
+        let uid = format!("C{:016x}", rng.next());
+        let (port, proto, service) = PORTS[(d % 6) as usize];
+        let ob = rng.below(5000);
+        let rb = rng.below(200_000);
+        let dur = (rng.below(30_000_000) as f64) / 1e6;
+        let ip = dest_ip(d);
+        let ipp = if proto == "tcp" { 6 } else { 17 };
+        if o.json {
+            let svc = if service == "-" {
+                String::new()
+            } else {
+                format!(r#""service":"{service}","#)
+            };
+            writeln!(
+                conn,
+                r#"{{"ts":{ts:.6},"uid":"{uid}","id.orig_h":"{client}","id.orig_p":{cport},"id.resp_h":"{ip}","id.resp_p":{port},"proto":"{proto}",{svc}"duration":{dur:.6},"orig_bytes":{ob},"resp_bytes":{rb},"conn_state":"SF","local_orig":true,"local_resp":false,"missed_bytes":0,"history":"ShADadFf","orig_pkts":12,"orig_ip_bytes":{},"resp_pkts":14,"resp_ip_bytes":{},"ip_proto":{ipp}}}"#,
+                ob + 600,
+                rb + 700
+            )?;
+        } else {
+            writeln!(
+                conn,
+                "{ts:.6}\t{uid}\t{client}\t{cport}\t{ip}\t{port}\t{proto}\t{service}\t{dur:.6}\t{ob}\t{rb}\tSF\tT\tF\t0\tShADadFf\t12\t{}\t14\t{}\t-\t{ipp}",
+                ob + 600,
+                rb + 700
+            )?;
+        }
+    }
+    if !o.json {
+        writeln!(conn, "#close\t2024-01-02-00-00-00")?;
+    }
+    conn.flush()?;
+    eprintln!(
+        "genlogs: {} conn rows, {dns_rows} dns rows, {} destinations in {}",
+        o.rows,
+        o.dests,
+        o.out.display()
+    );
+    Ok(())
+}
