@@ -293,3 +293,122 @@ pub trait Sink {
     /// One problem; the reader goes on.
     fn diagnostic(&mut self, diagnostic: Diagnostic);
 }
+
+fn own(s: Cow<'_, str>) -> Cow<'static, str> {
+    Cow::Owned(s.into_owned())
+}
+
+fn own_opt(s: Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
+    s.map(own)
+}
+
+fn own_vec(v: Vec<Cow<'_, str>>) -> Vec<Cow<'static, str>> {
+    v.into_iter().map(own).collect()
+}
+
+impl Record<'_> {
+    /// The same record owning its strings, for keeping it past the reader's line buffer.
+    pub fn into_owned(self) -> Record<'static> {
+        match self {
+            Record::Conn(c) => Record::Conn(Conn {
+                uid: own_opt(c.uid),
+                proto: own_opt(c.proto),
+                services: own_vec(c.services),
+                conn_state: own_opt(c.conn_state),
+                history: own_opt(c.history),
+                ts: c.ts,
+                id: c.id,
+                duration: c.duration,
+                orig_bytes: c.orig_bytes,
+                resp_bytes: c.resp_bytes,
+                orig_pkts: c.orig_pkts,
+                orig_ip_bytes: c.orig_ip_bytes,
+                resp_pkts: c.resp_pkts,
+                resp_ip_bytes: c.resp_ip_bytes,
+            }),
+            Record::Dns(d) => Record::Dns(Dns {
+                uid: own_opt(d.uid),
+                proto: own_opt(d.proto),
+                query: own_opt(d.query),
+                qtype_name: own_opt(d.qtype_name),
+                rcode_name: own_opt(d.rcode_name),
+                answers: own_vec(d.answers),
+                ts: d.ts,
+                id: d.id,
+                trans_id: d.trans_id,
+                rtt: d.rtt,
+                qclass: d.qclass,
+                qtype: d.qtype,
+                rcode: d.rcode,
+                aa: d.aa,
+                tc: d.tc,
+                rd: d.rd,
+                ra: d.ra,
+                ttls: d.ttls,
+                rejected: d.rejected,
+            }),
+            Record::Tls(t) => Record::Tls(Tls {
+                uid: own_opt(t.uid),
+                version: own_opt(t.version),
+                cipher: own_opt(t.cipher),
+                server_name: own_opt(t.server_name),
+                validation_status: own_opt(t.validation_status),
+                cert_chain: own_vec(t.cert_chain),
+                subject: own_opt(t.subject),
+                issuer: own_opt(t.issuer),
+                ts: t.ts,
+                id: t.id,
+                established: t.established,
+                chain_kind: t.chain_kind,
+            }),
+            Record::Http(h) => Record::Http(Http {
+                uid: own_opt(h.uid),
+                method: own_opt(h.method),
+                host: own_opt(h.host),
+                uri: own_opt(h.uri),
+                version: own_opt(h.version),
+                user_agent: own_opt(h.user_agent),
+                ts: h.ts,
+                id: h.id,
+                trans_depth: h.trans_depth,
+                status_code: h.status_code,
+            }),
+            Record::File(f) => Record::File(File {
+                fuid: own_opt(f.fuid),
+                uids: own_vec(f.uids),
+                source: own_opt(f.source),
+                mime_type: own_opt(f.mime_type),
+                filename: own_opt(f.filename),
+                md5: own_opt(f.md5),
+                sha1: own_opt(f.sha1),
+                sha256: own_opt(f.sha256),
+                ts: f.ts,
+                id: f.id,
+                tx_hosts: f.tx_hosts,
+                rx_hosts: f.rx_hosts,
+                is_orig: f.is_orig,
+                seen_bytes: f.seen_bytes,
+                total_bytes: f.total_bytes,
+            }),
+            Record::X509(x) => Record::X509(X509 {
+                id: own_opt(x.id),
+                fingerprint: own_opt(x.fingerprint),
+                sha1: own_opt(x.sha1),
+                serial: own_opt(x.serial),
+                subject: own_opt(x.subject),
+                issuer: own_opt(x.issuer),
+                key_alg: own_opt(x.key_alg),
+                sig_alg: own_opt(x.sig_alg),
+                key_type: own_opt(x.key_type),
+                san_dns: own_vec(x.san_dns),
+                ts: x.ts,
+                version: x.version,
+                not_valid_before: x.not_valid_before,
+                not_valid_after: x.not_valid_after,
+                key_length: x.key_length,
+                basic_constraints_ca: x.basic_constraints_ca,
+                host_cert: x.host_cert,
+            }),
+        }
+    }
+}
