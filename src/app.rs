@@ -226,47 +226,12 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
 }
 
 fn read_capture(
-    f: &InputFile,
-    engine: Engine,
-    zeek_files: &mut Vec<(InputFile, String)>,
-    temp_dirs: &mut Vec<crate::input::zeek_runner::ZeekOutput>,
+    _f: &InputFile,
+    _engine: Engine,
+    _zeek_files: &mut Vec<(InputFile, String)>,
+    _temp_dirs: &mut Vec<()>,
 ) -> Result<Option<(Buffered, InputSummary)>> {
-    let use_zeek = match engine {
-        Engine::Native => false,
-        Engine::Zeek => true,
-        Engine::Auto => crate::input::zeek_runner::find_zeek().is_some(),
-    };
-    if use_zeek {
-        let runner = crate::input::zeek_runner::ZeekRunner::from_path()?;
-        let out = runner.run(&f.path)?;
-        let (logs, bad) = input::discover(&[out.dir().to_path_buf()]);
-        if let Some(b) = bad.first() {
-            anyhow::bail!("reading Zeek's logs: {b}");
-        }
-        for log in logs {
-            let name = log
-                .path
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default();
-            let shown = format!("{} (zeek: {name})", f.path.display());
-            zeek_files.push((log, shown));
-        }
-        temp_dirs.push(out);
-        return Ok(None);
-    }
-    let mut buffered = Buffered::default();
-    let stats = crate::input::pcap::decode_file(&f.path, &mut buffered)
-        .with_context(|| "cannot read capture".to_string())?;
-    let summary = InputSummary {
-        path: f.path.display().to_string(),
-        log_type: "capture".into(),
-        format: stats.format.to_string(),
-        compressed: stats.compressed,
-        rows: stats.packets,
-        errors: stats.errors,
-    };
-    Ok(Some((buffered, summary)))
+    anyhow::bail!("captures are not supported in this build yet")
 }
 
 fn whitelisted_destinations(ctx: &Context<'_>) -> Vec<WhitelistedDestination> {

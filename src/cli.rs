@@ -72,8 +72,9 @@ pub enum EngineArg {
 }
 
 /// Indicator file formats for `--iocs-format`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum IocFormatArg {
+    #[default]
     Auto,
     Tinycheck,
     Stalkerware,

@@ -12,6 +12,7 @@ pub mod commands;
 pub mod config;
 pub mod enrichment;
 pub mod facts;
+pub mod input;
 pub mod intel;
 pub mod model;
 pub mod names;

@@ -294,120 +294,126 @@ pub trait Sink {
     fn diagnostic(&mut self, diagnostic: Diagnostic);
 }
 
-fn own(c: Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
-    c.map(|s| Cow::Owned(s.into_owned()))
+fn own(s: Cow<'_, str>) -> Cow<'static, str> {
+    Cow::Owned(s.into_owned())
 }
 
-fn own_all(v: Vec<Cow<'_, str>>) -> Vec<Cow<'static, str>> {
-    v.into_iter().map(|s| Cow::Owned(s.into_owned())).collect()
+fn own_opt(s: Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
+    s.map(own)
+}
+
+fn own_vec(v: Vec<Cow<'_, str>>) -> Vec<Cow<'static, str>> {
+    v.into_iter().map(own).collect()
 }
 
 impl Record<'_> {
-    /// The record with every borrowed string copied, for buffering beyond the reader's line.
+    /// The same record owning its strings, for keeping it past the reader's line buffer.
     pub fn into_owned(self) -> Record<'static> {
         match self {
             Record::Conn(c) => Record::Conn(Conn {
+                uid: own_opt(c.uid),
+                proto: own_opt(c.proto),
+                services: own_vec(c.services),
+                conn_state: own_opt(c.conn_state),
+                history: own_opt(c.history),
                 ts: c.ts,
-                uid: own(c.uid),
                 id: c.id,
-                proto: own(c.proto),
-                services: own_all(c.services),
                 duration: c.duration,
                 orig_bytes: c.orig_bytes,
                 resp_bytes: c.resp_bytes,
-                conn_state: own(c.conn_state),
-                history: own(c.history),
                 orig_pkts: c.orig_pkts,
                 orig_ip_bytes: c.orig_ip_bytes,
                 resp_pkts: c.resp_pkts,
                 resp_ip_bytes: c.resp_ip_bytes,
             }),
             Record::Dns(d) => Record::Dns(Dns {
+                uid: own_opt(d.uid),
+                proto: own_opt(d.proto),
+                query: own_opt(d.query),
+                qtype_name: own_opt(d.qtype_name),
+                rcode_name: own_opt(d.rcode_name),
+                answers: own_vec(d.answers),
                 ts: d.ts,
-                uid: own(d.uid),
                 id: d.id,
-                proto: own(d.proto),
                 trans_id: d.trans_id,
                 rtt: d.rtt,
-                query: own(d.query),
                 qclass: d.qclass,
                 qtype: d.qtype,
-                qtype_name: own(d.qtype_name),
                 rcode: d.rcode,
-                rcode_name: own(d.rcode_name),
                 aa: d.aa,
                 tc: d.tc,
                 rd: d.rd,
                 ra: d.ra,
-                answers: own_all(d.answers),
                 ttls: d.ttls,
                 rejected: d.rejected,
             }),
             Record::Tls(t) => Record::Tls(Tls {
+                uid: own_opt(t.uid),
+                version: own_opt(t.version),
+                cipher: own_opt(t.cipher),
+                server_name: own_opt(t.server_name),
+                validation_status: own_opt(t.validation_status),
+                cert_chain: own_vec(t.cert_chain),
+                subject: own_opt(t.subject),
+                issuer: own_opt(t.issuer),
                 ts: t.ts,
-                uid: own(t.uid),
                 id: t.id,
-                version: own(t.version),
-                cipher: own(t.cipher),
-                server_name: own(t.server_name),
                 established: t.established,
-                validation_status: own(t.validation_status),
                 chain_kind: t.chain_kind,
-                cert_chain: own_all(t.cert_chain),
-                subject: own(t.subject),
-                issuer: own(t.issuer),
             }),
             Record::Http(h) => Record::Http(Http {
+                uid: own_opt(h.uid),
+                method: own_opt(h.method),
+                host: own_opt(h.host),
+                uri: own_opt(h.uri),
+                version: own_opt(h.version),
+                user_agent: own_opt(h.user_agent),
                 ts: h.ts,
-                uid: own(h.uid),
                 id: h.id,
                 trans_depth: h.trans_depth,
-                method: own(h.method),
-                host: own(h.host),
-                uri: own(h.uri),
-                version: own(h.version),
-                user_agent: own(h.user_agent),
                 status_code: h.status_code,
             }),
             Record::File(f) => Record::File(File {
+                fuid: own_opt(f.fuid),
+                uids: own_vec(f.uids),
+                source: own_opt(f.source),
+                mime_type: own_opt(f.mime_type),
+                filename: own_opt(f.filename),
+                md5: own_opt(f.md5),
+                sha1: own_opt(f.sha1),
+                sha256: own_opt(f.sha256),
                 ts: f.ts,
-                fuid: own(f.fuid),
-                uids: own_all(f.uids),
                 id: f.id,
                 tx_hosts: f.tx_hosts,
                 rx_hosts: f.rx_hosts,
                 is_orig: f.is_orig,
-                source: own(f.source),
-                mime_type: own(f.mime_type),
-                filename: own(f.filename),
-                md5: own(f.md5),
-                sha1: own(f.sha1),
-                sha256: own(f.sha256),
                 seen_bytes: f.seen_bytes,
                 total_bytes: f.total_bytes,
             }),
             Record::X509(x) => Record::X509(X509 {
+                id: own_opt(x.id),
+                fingerprint: own_opt(x.fingerprint),
+                sha1: own_opt(x.sha1),
+                serial: own_opt(x.serial),
+                subject: own_opt(x.subject),
+                issuer: own_opt(x.issuer),
+                key_alg: own_opt(x.key_alg),
+                sig_alg: own_opt(x.sig_alg),
+                key_type: own_opt(x.key_type),
+                san_dns: own_vec(x.san_dns),
                 ts: x.ts,
-                id: own(x.id),
-                fingerprint: own(x.fingerprint),
-                sha1: own(x.sha1),
                 version: x.version,
-                serial: own(x.serial),
-                subject: own(x.subject),
-                issuer: own(x.issuer),
                 not_valid_before: x.not_valid_before,
                 not_valid_after: x.not_valid_after,
-                key_alg: own(x.key_alg),
-                sig_alg: own(x.sig_alg),
-                key_type: own(x.key_type),
                 key_length: x.key_length,
-                san_dns: own_all(x.san_dns),
                 basic_constraints_ca: x.basic_constraints_ca,
                 host_cert: x.host_cert,
             }),
         }
     }
+}
 
+impl Record<'_> {
     /// The reading phase of this record (see [`LogKind::phase`]).
     pub fn phase(&self) -> u8 {
         match self {

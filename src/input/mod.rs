@@ -1,0 +1,329 @@
+//! Finds the inputs under the paths a user named and tells what each one is.
+//!
+//! A path is a file or a directory (walked recursively in name order, hidden entries skipped).
+//! What a file is comes from its content, never from its name: gzip (`1f 8b`, possibly several
+//! members) is looked through; then pcap (any of its four magic numbers) or pcapng is a capture,
+//! a `#separator` header (or another meta prefix, or the header-less `tsv` column line) is a Zeek
+//! TSV log, and a first data line beginning with `{` is a Zeek JSON log. The log kind comes from
+//! `#path`, else `_path` of the first JSON object, else the file name. A file named like a log
+//! (`.log`, `.json`, `.ndjson`, `.gz`) whose content says nothing is still taken as a Zeek TSV
+//! log so that the reader can say what is wrong with it; other unrecognised files found in a
+//! directory (README, `.txt`) are skipped silently, and a named one is reported. Reading the
+//! logs is [`zeek`]'s job, decoding captures [`pcap`]'s.
+
+pub mod pcap;
+pub mod zeek;
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use crate::model::LogKind;
+
+/// Buffer size for reading inputs.
+pub const BUFFER: usize = 256 * 1024;
+/// The first two bytes of a gzip member.
+pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+/// How much of a file detection looks at.
+const SNIFF: u64 = 64 * 1024;
+/// Bound on directory depth (guards against symlink loops).
+const MAX_DEPTH: usize = 32;
+
+/// The two encodings of Zeek logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LogFormat {
+    Tsv,
+    Json,
+}
+
+impl LogFormat {
+    /// `tsv` or `json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogFormat::Tsv => "tsv",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+/// The two capture file formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CaptureFormat {
+    Pcap,
+    Pcapng,
+}
+
+/// What an input file holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InputKind {
+    Zeek { kind: LogKind, format: LogFormat },
+    Capture(CaptureFormat),
+}
+
+/// One input file found by [`discover`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub kind: InputKind,
+    /// Whether the file is gzip (it is read through [`open`] either way).
+    pub compressed: bool,
+}
+
+/// Finds the inputs under `paths`, in a deterministic order (the paths in the order given;
+/// directory entries sorted by name). The second vector holds `path: reason` for every path or
+/// file that could not be read or is not an input.
+pub fn discover(paths: &[PathBuf]) -> (Vec<InputFile>, Vec<String>) {
+    let mut found = Vec::new();
+    let mut problems = Vec::new();
+    for path in paths {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => walk(path, 0, &mut found, &mut problems),
+            Ok(_) => match detect(path) {
+                Ok(Some(f)) => found.push(f),
+                Ok(None) => problems.push(format!(
+                    "{}: not a Zeek log or a capture (unrecognised content)",
+                    path.display()
+                )),
+                Err(e) => problems.push(format!("{}: {e}", path.display())),
+            },
+            Err(e) => problems.push(format!("{}: {e}", path.display())),
+        }
+    }
+    (found, problems)
+}
+
+fn walk(dir: &Path, depth: usize, found: &mut Vec<InputFile>, problems: &mut Vec<String>) {
+    if depth > MAX_DEPTH {
+        problems.push(format!(
+            "{}: directories nested deeper than {MAX_DEPTH}; not searched",
+            dir.display()
+        ));
+        return;
+    }
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            problems.push(format!("{}: {e}", dir.display()));
+            return;
+        }
+    };
+    let mut paths = Vec::new();
+    for entry in entries {
+        match entry {
+            Ok(e) => {
+                if !e.file_name().to_string_lossy().starts_with('.') {
+                    paths.push(e.path());
+                }
+            }
+            Err(e) => problems.push(format!("{}: {e}", dir.display())),
+        }
+    }
+    paths.sort();
+    for path in paths {
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => walk(&path, depth + 1, found, problems),
+            Ok(m) if m.is_file() => match detect(&path) {
+                Ok(Some(f)) => found.push(f),
+                Ok(None) => {
+                    if looks_like_log_name(&path) {
+                        problems.push(format!(
+                            "{}: not a Zeek log or a capture (unrecognised content)",
+                            path.display()
+                        ));
+                    }
+                }
+                Err(e) => problems.push(format!("{}: {e}", path.display())),
+            },
+            Ok(_) => {}
+            Err(e) => problems.push(format!("{}: {e}", path.display())),
+        }
+    }
+}
+
+/// Whether a file name says "log or capture" (so that unrecognised content is worth a word).
+fn looks_like_log_name(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    [
+        ".log", ".json", ".ndjson", ".gz", ".pcap", ".pcapng", ".cap",
+    ]
+    .iter()
+    .any(|ext| name.ends_with(ext) || name.contains(&format!("{ext}.")))
+}
+
+/// Opens `path` for reading with a 256 KiB buffer, decompressing gzip (all members) when the
+/// content starts with the gzip magic, whatever the name. The flag says whether it was gzip.
+pub fn open(path: &Path) -> std::io::Result<(Box<dyn BufRead + Send>, bool)> {
+    let mut file = BufReader::with_capacity(BUFFER, std::fs::File::open(path)?);
+    let gzip = file.fill_buf()?.starts_with(&GZIP_MAGIC);
+    if gzip {
+        let gz = flate2::bufread::MultiGzDecoder::new(file);
+        Ok((Box::new(BufReader::with_capacity(BUFFER, gz)), true))
+    } else {
+        Ok((Box::new(file), false))
+    }
+}
+
+/// What the file at `path` is; `None` when its content is not recognised.
+pub fn detect(path: &Path) -> std::io::Result<Option<InputFile>> {
+    let (reader, compressed) = open(path)?;
+    let mut head = Vec::new();
+    // A truncated gzip member still gives what it decoded before the break.
+    if let Err(e) = reader.take(SNIFF).read_to_end(&mut head)
+        && head.is_empty()
+    {
+        return Err(e);
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let kind = match sniff(&head, &name) {
+        Some(k) => k,
+        None if looks_like_log_name(path) && !head.starts_with(&GZIP_MAGIC) => InputKind::Zeek {
+            kind: zeek::kind_from_file_name(&name),
+            format: LogFormat::Tsv,
+        },
+        None => return Ok(None),
+    };
+    Ok(Some(InputFile {
+        path: path.to_path_buf(),
+        kind,
+        compressed,
+    }))
+}
+
+/// Tells what `head` (the first bytes of a file, decompressed) holds; `name` is the file name.
+pub fn sniff(head: &[u8], name: &str) -> Option<InputKind> {
+    match head.get(..4) {
+        Some([0xa1, 0xb2, 0xc3, 0xd4] | [0xd4, 0xc3, 0xb2, 0xa1])
+        | Some([0xa1, 0xb2, 0x3c, 0x4d] | [0x4d, 0x3c, 0xb2, 0xa1]) => {
+            return Some(InputKind::Capture(CaptureFormat::Pcap));
+        }
+        Some([0x0a, 0x0d, 0x0d, 0x0a]) => return Some(InputKind::Capture(CaptureFormat::Pcapng)),
+        _ => {}
+    }
+    let fallback = || zeek::kind_from_file_name(name);
+    let mut header = zeek::tsv::Header::default();
+    let tsv = |header: zeek::tsv::Header| InputKind::Zeek {
+        kind: header
+            .meta
+            .path
+            .map(|p| LogKind::from_path_name(&p))
+            .unwrap_or_else(fallback),
+        format: LogFormat::Tsv,
+    };
+    for raw in head.split(|&b| b == b'\n') {
+        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if header.is_meta(line) {
+            header.meta_line(line);
+            continue;
+        }
+        if header.seen_meta {
+            return Some(tsv(header));
+        }
+        if line.first() == Some(&b'{') {
+            let kind = json_path(line)
+                .map(|p| LogKind::from_path_name(&p))
+                .unwrap_or_else(fallback);
+            return Some(InputKind::Zeek {
+                kind,
+                format: LogFormat::Json,
+            });
+        }
+        if header.names_line(line) {
+            return Some(tsv(header));
+        }
+        return None;
+    }
+    header.seen_meta.then(|| tsv(header))
+}
+
+/// `_path` of a JSON object line, if it has one.
+fn json_path(line: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct P {
+        #[serde(rename = "_path")]
+        path: Option<String>,
+    }
+    serde_json::from_slice::<P>(line).ok()?.path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zeek(kind: LogKind, format: LogFormat) -> Option<InputKind> {
+        Some(InputKind::Zeek { kind, format })
+    }
+
+    #[test]
+    fn capture_magics() {
+        // pcap microsecond (both byte orders), nanosecond (both), pcapng section header.
+        for m in [
+            [0xa1, 0xb2, 0xc3, 0xd4],
+            [0xd4, 0xc3, 0xb2, 0xa1],
+            [0xa1, 0xb2, 0x3c, 0x4d],
+            [0x4d, 0x3c, 0xb2, 0xa1],
+        ] {
+            assert_eq!(
+                sniff(&m, "x"),
+                Some(InputKind::Capture(CaptureFormat::Pcap))
+            );
+        }
+        assert_eq!(
+            sniff(&[0x0a, 0x0d, 0x0d, 0x0a, 0, 0], "x"),
+            Some(InputKind::Capture(CaptureFormat::Pcapng))
+        );
+    }
+
+    #[test]
+    fn tsv_kind_from_path_header() {
+        let head = b"#separator \\x09\n#set_separator\t,\n#path\tssl\n#fields\tts\n";
+        assert_eq!(
+            sniff(head, "whatever.log"),
+            zeek(LogKind::Ssl, LogFormat::Tsv)
+        );
+        // Without #path: the file name.
+        let head = b"#separator \\x09\n#fields\tts\n1\n";
+        assert_eq!(
+            sniff(head, "conn.00:00:00-01:00:00.log"),
+            zeek(LogKind::Conn, LogFormat::Tsv)
+        );
+    }
+
+    #[test]
+    fn tsv_behind_btest_comment_and_custom_prefix() {
+        let head = b"### BTest baseline\nPREFIX<>separator |\nPREFIX<>path|ssh\nPREFIX<>fields|t\n";
+        assert_eq!(
+            sniff(head, "ssh-filtered.log"),
+            zeek(LogKind::Other("ssh".into()), LogFormat::Tsv)
+        );
+    }
+
+    #[test]
+    fn json_kind_from_path_key_or_name() {
+        assert_eq!(
+            sniff(b"{\"_path\":\"dns\",\"ts\":1}\n", "x.json"),
+            zeek(LogKind::Dns, LogFormat::Json)
+        );
+        assert_eq!(
+            sniff(b"### BTest\n{\"ts\":1}\n", "dns.ndjson"),
+            zeek(LogKind::Dns, LogFormat::Json)
+        );
+    }
+
+    #[test]
+    fn headerless_tsv_mode_and_unknown_text() {
+        assert_eq!(
+            sniff(b"ts\tid.orig_h\n1\t1.2.3.4\n", "conn.log"),
+            zeek(LogKind::Conn, LogFormat::Tsv)
+        );
+        assert_eq!(sniff(b"# captriage\nSome readme text\n", "README"), None);
+        assert_eq!(sniff(b"", "README"), None);
+    }
+}

@@ -1,0 +1,641 @@
+//! Reads one Zeek log file, TSV or JSON lines, plain or gzip, into model records.
+//!
+//! The format is decided line by line: meta lines (`#...`) drive the TSV header state
+//! ([`tsv`]); a data line is TSV when a `#fields` schema is in force, JSON when it begins with
+//! `{` and no schema is, and otherwise a header-less line that is reported and skipped. The log
+//! kind comes from `#path` (per header block), else from `_path` of the first JSON object, else
+//! from the file name. Rows of conn, dns, ssl, http, files and x509 logs become records
+//! ([`fields::map_row`]); rows of other logs are counted only.
+//!
+//! Counting: `rows` is the number of data lines that were read as rows (including rows with a
+//! bad value); `errors` the number of lines with a problem. Every problem is a diagnostic
+//! `file:line: message` and reading goes on:
+//! - a TSV line whose field count differs from `#fields`, a line over 1 MiB, a JSON line that is
+//!   not an object, a data line before any header: skipped (not a row);
+//! - a value that does not parse as its column's type (an address, a count, a time, ...): the row
+//!   is still yielded with that field unset;
+//! - a line with raw invalid UTF-8: the row is yielded with U+FFFD in place of the bad bytes;
+//! - a read error (truncated or corrupt gzip): reported once; rows before it are kept.
+//!
+//! One line buffer is reused for the whole file; records borrow from it.
+
+mod fields;
+mod json;
+pub(crate) mod tsv;
+
+use std::io::{BufRead, Read};
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::input::LogFormat;
+use crate::model::{Diagnostic, Location, LogKind, Sink};
+
+/// Longest line read; longer lines are reported and skipped.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// What reading one file gave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileStats {
+    /// From `#path`, `_path` or the file name.
+    pub kind: LogKind,
+    /// Tsv unless the first data row was JSON.
+    pub format: LogFormat,
+    /// Whether the file was gzip.
+    pub compressed: bool,
+    /// Data lines read as rows.
+    pub rows: u64,
+    /// Lines with a problem (each reported as a diagnostic).
+    pub errors: u64,
+}
+
+/// Reads the log at `path` (gzip or not, whatever its name) into `sink`. `Err` only when the
+/// file cannot be opened; every later problem is a diagnostic.
+pub fn read_file(path: &Path, sink: &mut dyn Sink) -> std::io::Result<FileStats> {
+    let (reader, compressed) = crate::input::open(path)?;
+    let source: Arc<str> = Arc::from(path.display().to_string());
+    let hint = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut stats = read_lines(source, reader, &hint, sink);
+    stats.compressed = compressed;
+    Ok(stats)
+}
+
+/// Reads a log from `reader` (gzip is detected by its magic bytes), naming it `source` in
+/// locations; `name_hint` is the file name, used for the log kind when the content has none.
+pub fn read_reader(
+    source: Arc<str>,
+    mut reader: impl BufRead,
+    name_hint: &str,
+    sink: &mut dyn Sink,
+) -> FileStats {
+    let gzip = matches!(reader.fill_buf(), Ok(b) if b.starts_with(&crate::input::GZIP_MAGIC));
+    if gzip {
+        let inner = std::io::BufReader::with_capacity(
+            crate::input::BUFFER,
+            flate2::bufread::MultiGzDecoder::new(reader),
+        );
+        let mut stats = read_lines(source, inner, name_hint, sink);
+        stats.compressed = true;
+        stats
+    } else {
+        read_lines(source, reader, name_hint, sink)
+    }
+}
+
+struct Reader<'s> {
+    source: Arc<str>,
+    sink: &'s mut dyn Sink,
+    stats: FileStats,
+    /// Kind from the file name, for blocks without `#path`.
+    hint_kind: LogKind,
+    /// Whether `stats.kind` came from the content.
+    kind_known: bool,
+    /// Whether a data row has been seen (the format is then fixed).
+    format_known: bool,
+    /// Kind of the JSON rows, from the first object.
+    json_kind: Option<LogKind>,
+    header: tsv::Header,
+    block_kind: LogKind,
+    cols: Vec<(usize, usize)>,
+    headerless_reported: bool,
+}
+
+impl Reader<'_> {
+    fn diag(&mut self, line: u64, message: String) {
+        self.stats.errors += 1;
+        self.sink.diagnostic(Diagnostic {
+            location: Location::line(&self.source, line),
+            message,
+        });
+    }
+
+    fn set_format(&mut self, format: LogFormat) {
+        if !self.format_known {
+            self.format_known = true;
+            self.stats.format = format;
+        }
+    }
+
+    fn line(&mut self, no: u64, line: &[u8]) {
+        if self.header.is_meta(line) {
+            self.headerless_reported = false;
+            match self.header.meta_line(line) {
+                tsv::MetaEvent::Comment => {}
+                tsv::MetaEvent::Separator => self.block_kind = self.hint_kind.clone(),
+                tsv::MetaEvent::Path => {
+                    let name = self.header.meta.path.as_deref().unwrap_or_default();
+                    self.block_kind = LogKind::from_path_name(name);
+                    if !self.kind_known {
+                        self.kind_known = true;
+                        self.stats.kind = self.block_kind.clone();
+                    }
+                }
+                tsv::MetaEvent::Fields(dups) => {
+                    for d in dups {
+                        self.diag(
+                            no,
+                            format!("duplicate column {d:?} (the first one is used)"),
+                        );
+                    }
+                }
+                tsv::MetaEvent::Bad(msg) => self.diag(no, msg),
+            }
+            return;
+        }
+        if self.header.schema.is_some() {
+            self.tsv_row(no, line);
+        } else if line.first() == Some(&b'{') {
+            self.json_row(no, line);
+        } else if self.header.names_line(line) {
+            self.block_kind = self.hint_kind.clone();
+        } else if !self.headerless_reported {
+            self.headerless_reported = true;
+            self.diag(
+                no,
+                "data line before any #fields header (a header-less log?); skipped until a header"
+                    .to_string(),
+            );
+        } else {
+            self.stats.errors += 1;
+        }
+    }
+
+    fn tsv_row(&mut self, no: u64, line: &[u8]) {
+        let Some(ncols) = self.header.schema.as_ref().map(|s| s.ncols) else {
+            return;
+        };
+        tsv::split_ranges(line, &self.header.meta.sep, &mut self.cols);
+        if self.cols.len() != ncols {
+            let msg = format!(
+                "expected {} fields, found {}; line skipped",
+                ncols,
+                self.cols.len()
+            );
+            self.diag(no, msg);
+            return;
+        }
+        self.set_format(LogFormat::Tsv);
+        self.stats.rows += 1;
+        let Some(schema) = self.header.schema.as_ref() else {
+            return;
+        };
+        let mut row = tsv::TsvRow {
+            line,
+            cols: &self.cols,
+            schema,
+            meta: &self.header.meta,
+            bad: None,
+            bad_utf8: false,
+        };
+        let record = fields::map_row(&self.block_kind, &mut row);
+        let (bad, bad_utf8) = (row.bad.take(), row.bad_utf8);
+        if let Some(record) = record {
+            self.sink.record(record, &Location::line(&self.source, no));
+        }
+        if let Some(b) = bad {
+            self.diag(no, bad_value_message(&b));
+        } else if bad_utf8 {
+            self.diag(no, "invalid UTF-8 (replaced with U+FFFD)".to_string());
+        }
+    }
+
+    fn json_row(&mut self, no: u64, line: &[u8]) {
+        match json::parse_line(line) {
+            Ok(row) => self.json_record(no, row, None),
+            Err(e) if std::str::from_utf8(line).is_err() => {
+                let lossy = String::from_utf8_lossy(line);
+                match json::parse_line(lossy.as_bytes()) {
+                    Ok(row) => self.json_record(
+                        no,
+                        row,
+                        Some("invalid UTF-8 (replaced with U+FFFD)".to_string()),
+                    ),
+                    Err(_) => self.diag(no, format!("invalid JSON: {e}; line skipped")),
+                }
+            }
+            Err(e) => self.diag(no, format!("invalid JSON: {e}; line skipped")),
+        }
+    }
+
+    fn json_record(&mut self, no: u64, mut row: json::JsonRow<'_>, problem: Option<String>) {
+        use fields::Row;
+        self.set_format(LogFormat::Json);
+        self.stats.rows += 1;
+        if self.json_kind.is_none() {
+            let kind = match row.text(fields::F::Path) {
+                Some(p) => {
+                    let k = LogKind::from_path_name(&p);
+                    if !self.kind_known {
+                        self.kind_known = true;
+                        self.stats.kind = k.clone();
+                    }
+                    k
+                }
+                None => self.hint_kind.clone(),
+            };
+            row.bad = None;
+            self.json_kind = Some(kind);
+        }
+        let kind = self
+            .json_kind
+            .clone()
+            .unwrap_or(LogKind::Other(String::new()));
+        let record = fields::map_row(&kind, &mut row);
+        let bad = row.bad.take();
+        if let Some(record) = record {
+            self.sink.record(record, &Location::line(&self.source, no));
+        }
+        if let Some(b) = bad {
+            self.diag(no, bad_value_message(&b));
+        } else if let Some(p) = problem {
+            self.diag(no, p);
+        }
+    }
+}
+
+fn bad_value_message(b: &fields::BadValue) -> String {
+    let mut value = b.value.clone();
+    if value.len() > 80 {
+        let mut end = 80;
+        while !value.is_char_boundary(end) {
+            end -= 1;
+        }
+        value.truncate(end);
+        value.push_str("...");
+    }
+    format!(
+        "bad {} value {:?} in column {}; field left unset",
+        b.ty.name(),
+        value,
+        fields::NAMES.get(b.column as usize).copied().unwrap_or("?")
+    )
+}
+
+/// The log kind a file name suggests: the part before the first dot (`conn.log.gz`,
+/// `conn.00:00:00-01:00:00.log.gz`, `dns.ndjson.gz` all name their kind first).
+pub fn kind_from_file_name(name: &str) -> LogKind {
+    let stem = name.split('.').next().unwrap_or_default();
+    LogKind::from_path_name(stem)
+}
+
+fn read_lines(
+    source: Arc<str>,
+    mut reader: impl BufRead,
+    name_hint: &str,
+    sink: &mut dyn Sink,
+) -> FileStats {
+    let hint_kind = kind_from_file_name(name_hint);
+    let mut r = Reader {
+        source,
+        sink,
+        stats: FileStats {
+            kind: hint_kind.clone(),
+            format: LogFormat::Tsv,
+            compressed: false,
+            rows: 0,
+            errors: 0,
+        },
+        block_kind: hint_kind.clone(),
+        hint_kind,
+        kind_known: false,
+        format_known: false,
+        json_kind: None,
+        header: tsv::Header::default(),
+        cols: Vec::new(),
+        headerless_reported: false,
+    };
+    let mut buf = Vec::with_capacity(4096);
+    let mut no: u64 = 0;
+    loop {
+        buf.clear();
+        let read = (&mut reader)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut buf);
+        no += 1;
+        match read {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                let rows = r.stats.rows;
+                r.diag(
+                    no,
+                    format!("read error after {rows} rows: {e}; rest of file skipped"),
+                );
+                break;
+            }
+        }
+        if buf.len() > MAX_LINE && buf.last() != Some(&b'\n') {
+            r.diag(no, format!("line longer than {MAX_LINE} bytes; skipped"));
+            if let Err(e) = reader.skip_until(b'\n') {
+                let rows = r.stats.rows;
+                r.diag(
+                    no,
+                    format!("read error after {rows} rows: {e}; rest of file skipped"),
+                );
+                break;
+            }
+            continue;
+        }
+        let mut line = buf.as_slice();
+        if let Some(l) = line.strip_suffix(b"\n") {
+            line = l;
+        }
+        if let Some(l) = line.strip_suffix(b"\r") {
+            line = l;
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        r.line(no, line);
+    }
+    r.stats
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Record;
+
+    #[derive(Default)]
+    struct Collect {
+        records: Vec<String>,
+        diags: Vec<String>,
+    }
+
+    impl Sink for Collect {
+        fn record(&mut self, record: crate::model::Record<'_>, location: &Location) {
+            self.records.push(format!("{location} {record:?}"));
+        }
+        fn diagnostic(&mut self, d: Diagnostic) {
+            self.diags.push(d.to_string());
+        }
+    }
+
+    fn read(name: &str, data: &[u8]) -> (FileStats, Collect) {
+        let mut c = Collect::default();
+        let stats = read_reader(Arc::from(name), data, name, &mut c);
+        (stats, c)
+    }
+
+    /// Reads `data` and returns the typed records (owned, for comparison).
+    fn records(data: &[u8]) -> Vec<Record<'static>> {
+        struct Own(Vec<Record<'static>>);
+        impl Sink for Own {
+            fn record(&mut self, r: Record<'_>, _: &Location) {
+                self.0.push(r.into_owned());
+            }
+            fn diagnostic(&mut self, _: Diagnostic) {}
+        }
+        let mut o = Own(Vec::new());
+        read_reader(Arc::from("t"), data, "t", &mut o);
+        o.0
+    }
+
+    const CONN_HEADER: &[u8] = b"#separator \\x09\n\
+#set_separator\t,\n\
+#empty_field\t(empty)\n\
+#unset_field\t-\n\
+#path\tconn\n\
+#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\n\
+#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\n";
+
+    #[test]
+    fn tsv_conn_by_name() {
+        let mut data = CONN_HEADER.to_vec();
+        data.extend_from_slice(b"1.5\tC1\t10.0.0.1\t5000\t8.8.8.8\t53\tudp\tdns\n");
+        let recs = records(&data);
+        let Some(Record::Conn(c)) = recs.first() else {
+            panic!("no conn record: {recs:?}");
+        };
+        assert_eq!(c.ts, Some(1.5));
+        assert_eq!(c.uid.as_deref(), Some("C1"));
+        assert_eq!(c.id.resp_h, "8.8.8.8".parse().ok());
+        assert_eq!(c.id.resp_p, Some(53));
+        assert_eq!(c.services, vec!["dns"]);
+    }
+
+    #[test]
+    fn columns_found_by_name_not_position() {
+        // Same data, columns in another order, plus an unknown column (ignored).
+        let data = b"#separator \\x09\n#path\tconn\n\
+#fields\tproto\textra\tid.resp_p\tid.resp_h\tid.orig_p\tid.orig_h\tuid\tts\tservice\n\
+udp\tzzz\t53\t8.8.8.8\t5000\t10.0.0.1\tC1\t1.5\tdns\n";
+        let mut data2 = CONN_HEADER.to_vec();
+        data2.extend_from_slice(b"1.5\tC1\t10.0.0.1\t5000\t8.8.8.8\t53\tudp\tdns\n");
+        assert_eq!(records(data), records(&data2));
+    }
+
+    #[test]
+    fn unset_empty_and_escapes() {
+        // `-` unset, `(empty)` empty set, `\x2d` a literal dash, `\x2c` a comma in a set element.
+        let mut data = CONN_HEADER.to_vec();
+        data.extend_from_slice(b"-\t\\x2d\t10.0.0.1\t5000\t8.8.8.8\t53\tudp\t(empty)\n");
+        data.extend_from_slice(b"1\tC2\t10.0.0.1\t5000\t8.8.8.8\t53\t-\ta\\x2cb,c\n");
+        let recs = records(&data);
+        let [Record::Conn(a), Record::Conn(b)] = recs.as_slice() else {
+            panic!("{recs:?}");
+        };
+        assert_eq!(a.ts, None);
+        assert_eq!(a.uid.as_deref(), Some("-"));
+        assert!(a.services.is_empty());
+        assert_eq!(b.proto, None);
+        assert_eq!(b.services, vec!["a,b", "c"]);
+    }
+
+    #[test]
+    fn data_line_beginning_with_escaped_hash() {
+        let data = b"#separator \\x09\n#path\ttest\n#fields\tdata\tc\nTest1\t42\n\\x23Kaputt\t42\n";
+        let (s, c) = read("test.log", data);
+        assert_eq!((s.rows, s.errors), (2, 0), "{:?}", c.diags);
+    }
+
+    #[test]
+    fn btest_masked_time_is_unknown_and_silent() {
+        let mut data = CONN_HEADER.to_vec();
+        data.extend_from_slice(b"XXXXXXXXXX.XXXXXX\tC1\t10.0.0.1\t5000\t8.8.8.8\t53\tudp\t-\n");
+        let (s, c) = read("conn.log", &data);
+        assert_eq!((s.rows, s.errors), (1, 0), "{:?}", c.diags);
+        assert!(c.records[0].contains("ts: None"));
+    }
+
+    #[test]
+    fn wrong_field_count_is_skipped_with_diagnostic() {
+        let mut data = CONN_HEADER.to_vec();
+        data.extend_from_slice(b"1\tC1\t10.0.0.1\t5000\n");
+        data.extend_from_slice(b"1\tC2\t10.0.0.1\t5000\t8.8.8.8\t53\tudp\t-\n");
+        let (s, c) = read("conn.log", &data);
+        assert_eq!((s.rows, s.errors), (1, 1));
+        assert_eq!(
+            c.diags,
+            vec!["conn.log:8: expected 8 fields, found 4; line skipped"]
+        );
+        assert_eq!(c.records.len(), 1);
+    }
+
+    #[test]
+    fn bad_typed_value_keeps_row_with_field_unset() {
+        let mut data = CONN_HEADER.to_vec();
+        data.extend_from_slice(b"1\tC1\tnot-an-ip\t5000\t8.8.8.8\t99999\tudp\t-\n");
+        let (s, c) = read("conn.log", &data);
+        assert_eq!((s.rows, s.errors), (1, 1));
+        assert_eq!(
+            c.diags,
+            vec!["conn.log:8: bad addr value \"not-an-ip\" in column id.orig_h; field left unset"]
+        );
+        assert!(c.records[0].contains("orig_h: None"));
+        assert!(c.records[0].contains("resp_p: None"));
+    }
+
+    #[test]
+    fn raw_invalid_utf8_is_reported() {
+        let mut data = CONN_HEADER.to_vec();
+        data.extend_from_slice(b"1\tC\xff1\t10.0.0.1\t5000\t8.8.8.8\t53\tudp\t-\n");
+        let (s, c) = read("conn.log", &data);
+        assert_eq!((s.rows, s.errors), (1, 1));
+        assert_eq!(
+            c.diags,
+            vec!["conn.log:8: invalid UTF-8 (replaced with U+FFFD)"]
+        );
+        assert!(c.records[0].contains("C\u{fffd}1"));
+    }
+
+    #[test]
+    fn duplicate_columns_first_wins() {
+        let data = b"#separator \\x09\n#path\tconn\n#fields\tuid\tuid\nC1\tC2\n";
+        let (s, c) = read("conn.log", data);
+        assert_eq!((s.rows, s.errors), (1, 1));
+        assert_eq!(
+            c.diags,
+            vec!["conn.log:3: duplicate column \"uid\" (the first one is used)"]
+        );
+        assert!(c.records[0].contains("\"C1\""));
+    }
+
+    #[test]
+    fn headerless_file_gives_one_clear_diagnostic() {
+        // LogAscii::include_meta = F with separator `|` (ascii-options): no header at all.
+        let data = b"XXXXXXXXXX.XXXXXX|1.2.3.4|1234|2.3.4.5|80|success|unknown\n\
+XXXXXXXXXX.XXXXXX|1.2.3.4|1234|2.3.4.5|80|failure|US\n";
+        let (s, c) = read("ssh.log", data);
+        assert_eq!((s.rows, s.errors), (0, 2));
+        assert_eq!(c.diags.len(), 1);
+        assert!(c.diags[0].starts_with("ssh.log:1: data line before any #fields header"));
+    }
+
+    #[test]
+    fn tsv_mode_names_line() {
+        // The writer's `tsv` mode: one plain line of column names (ascii-tsv).
+        let data = b"t\tid.orig_h\tstatus\nXXXXXXXXXX.XXXXXX\t1.2.3.4\tsuccess\n";
+        let (s, c) = read("ssh.log", data);
+        assert_eq!((s.rows, s.errors), (1, 0), "{:?}", c.diags);
+    }
+
+    #[test]
+    fn several_header_blocks_each_reset_the_schema() {
+        let data = b"#separator \\x09\n#path\tdns\n#fields\tquery\tts\nexample.com\t1\n\
+#close\tx\n#separator \\x09\n#path\tdns\n#fields\tts\tquery\n2\texample.org\n";
+        let recs = records(data);
+        let q: Vec<_> = recs
+            .iter()
+            .map(|r| match r {
+                Record::Dns(d) => (d.ts, d.query.as_deref().map(str::to_string)),
+                _ => (None, None),
+            })
+            .collect();
+        assert_eq!(
+            q,
+            vec![
+                (Some(1.0), Some("example.com".to_string())),
+                (Some(2.0), Some("example.org".to_string()))
+            ]
+        );
+    }
+
+    #[test]
+    fn custom_separators() {
+        // ascii-escape: `||` separator, `|` escaped inside values.
+        let data = b"#separator ||\n#set_separator||,\n#empty_field||(empty)\n#unset_field||-\n\
+#path||dns\n#fields||ts||query\n1||fa\\x7c\\x7cure\n";
+        let recs = records(data);
+        let Some(Record::Dns(d)) = recs.first() else {
+            panic!("{recs:?}");
+        };
+        assert_eq!(d.query.as_deref(), Some("fa||ure"));
+    }
+
+    #[test]
+    fn json_lines_with_comment_and_blank_lines() {
+        let data =
+            b"### BTest baseline\n\n{\"_path\":\"dns\",\"ts\":1.0,\"query\":\"a.example\"}\r\n";
+        let (s, c) = read("x.log", data);
+        assert_eq!((s.rows, s.errors, s.format), (1, 0, LogFormat::Json));
+        assert_eq!(s.kind, LogKind::Dns);
+        assert!(c.records[0].contains("a.example"));
+    }
+
+    #[test]
+    fn json_broken_line() {
+        let data = b"{\"ts\":1.0}\n{\"ts\":\n{\"ts\":2.0}\n";
+        let (s, c) = read("conn.json", data);
+        assert_eq!((s.rows, s.errors), (2, 1));
+        assert!(
+            c.diags[0].starts_with("conn.json:2: invalid JSON"),
+            "{:?}",
+            c.diags
+        );
+    }
+
+    #[test]
+    fn json_invalid_utf8_is_read_lossily() {
+        let data = b"{\"query\":\"a\xffb\"}\n";
+        let (s, c) = read("dns.json", data);
+        assert_eq!((s.rows, s.errors), (1, 1));
+        assert_eq!(
+            c.diags,
+            vec!["dns.json:1: invalid UTF-8 (replaced with U+FFFD)"]
+        );
+        assert!(c.records[0].contains("a\u{fffd}b"));
+    }
+
+    #[test]
+    fn over_long_line() {
+        let mut data = CONN_HEADER.to_vec();
+        data.extend(std::iter::repeat_n(b'a', MAX_LINE + 10));
+        data.extend_from_slice(b"\n1\tC2\t10.0.0.1\t5000\t8.8.8.8\t53\tudp\t-\n");
+        let (s, c) = read("conn.log", &data);
+        assert_eq!((s.rows, s.errors), (1, 1));
+        assert_eq!(
+            c.diags,
+            vec![format!(
+                "conn.log:8: line longer than {MAX_LINE} bytes; skipped"
+            )]
+        );
+    }
+
+    #[test]
+    fn kind_from_names() {
+        assert_eq!(kind_from_file_name("conn.log"), LogKind::Conn);
+        assert_eq!(
+            kind_from_file_name("conn.00:00:00-01:00:00.log.gz"),
+            LogKind::Conn
+        );
+        assert_eq!(kind_from_file_name("dns.ndjson.gz"), LogKind::Dns);
+        assert_eq!(kind_from_file_name("x509.json"), LogKind::X509);
+        assert_eq!(
+            kind_from_file_name("weird.log"),
+            LogKind::Other("weird".into())
+        );
+    }
+
+    #[test]
+    fn every_prefix_of_a_log_reads_without_panic() {
+        let mut data = CONN_HEADER.to_vec();
+        data.extend_from_slice(b"1\tC\\x2\t10.0.0.1\t5000\t::ffff:8.8.8.8\t53\tudp\ta,b\n");
+        data.extend_from_slice(b"{\"ts\":\"2018-03-24T17:15:20Z\",\"id\":{\"orig_h\":1}}\n");
+        for end in 0..=data.len() {
+            let _ = read("conn.log", &data[..end]);
+        }
+    }
+}

@@ -1,0 +1,578 @@
+//! Zeek's ASCII (TSV) log format: header lines, field splitting, unescaping, typed values.
+//!
+//! A header block is a run of meta lines (`#separator \x09`, `#set_separator`, `#empty_field`,
+//! `#unset_field`, `#path`, `#fields`, `#types`, `#open`, `#close`); `#separator` starts a new
+//! block and `#fields` sets the schema that the data lines after it follow, so concatenated
+//! rotations each bring their own schema. The meta prefix is `#` unless a `<prefix>separator`
+//! line at the top of the file names another (`LogAscii::meta_prefix`, e.g. `PREFIX<>`); any
+//! other line beginning with `#` (`### BTest ...`) is a comment. A file without meta lines whose
+//! first line is a tab-separated list of column names (the writer's header-less `tsv` mode) is
+//! read with Zeek's default markers.
+//!
+//! Values are taken by column name through [`super::fields`]. A value equal to the unset marker
+//! is unset and one equal to the empty marker is the empty string or set; both are compared
+//! before unescaping, so `\x2d` is a literal `-`. Unescaping turns `\xHH` into the byte and
+//! `\\` into one backslash and borrows from the line when there is nothing to unescape. Escaped
+//! bytes that are not UTF-8 are kept as `\xHH` text, as Zeek's JSON writer renders them, so the
+//! TSV and JSON logs of one run give the same strings; raw (unescaped) invalid UTF-8, which
+//! Zeek never writes, is replaced by U+FFFD and reported. A `time` value masked by btest
+//! (`XXXXXXXXXX.XXXXXX`) is read as unknown, silently. This module does no I/O.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use memchr::memmem;
+
+use super::fields::{self, BadValue, F, Match, N, Row, Ty};
+use crate::model::Ts;
+
+/// The time value btest writes in place of real timestamps.
+pub(crate) const BTEST_TIME_MASK: &[u8] = b"XXXXXXXXXX.XXXXXX";
+
+/// The markers of the current header block.
+#[derive(Clone, Debug)]
+pub(crate) struct Meta {
+    pub prefix: Vec<u8>,
+    pub sep: Vec<u8>,
+    pub set_sep: Vec<u8>,
+    pub empty: Vec<u8>,
+    pub unset: Vec<u8>,
+    pub path: Option<String>,
+}
+
+impl Default for Meta {
+    fn default() -> Meta {
+        Meta {
+            prefix: b"#".to_vec(),
+            sep: b"\t".to_vec(),
+            set_sep: b",".to_vec(),
+            empty: b"(empty)".to_vec(),
+            unset: b"-".to_vec(),
+            path: None,
+        }
+    }
+}
+
+/// The columns of the current header block: how many, and where each column read lives.
+#[derive(Clone, Debug)]
+pub(crate) struct Schema {
+    pub ncols: usize,
+    pub map: [Option<usize>; N],
+}
+
+/// What a meta line did.
+#[derive(Debug, PartialEq)]
+pub(crate) enum MetaEvent {
+    /// A comment or a meta line that changes nothing captriage uses (`#open`, `#types`).
+    Comment,
+    /// `#separator`: a new header block begins.
+    Separator,
+    /// `#path` set the log kind of the block.
+    Path,
+    /// `#fields` set the schema; the strings name duplicated columns (the first one is used).
+    Fields(Vec<String>),
+    /// A meta line whose value could not be read.
+    Bad(String),
+}
+
+/// Header state of one TSV file.
+#[derive(Debug, Default)]
+pub(crate) struct Header {
+    pub meta: Meta,
+    pub schema: Option<Schema>,
+    /// Whether any meta line other than a comment has been seen.
+    pub seen_meta: bool,
+}
+
+impl Header {
+    /// Whether `line` is a meta line (or comment) rather than data.
+    pub(crate) fn is_meta(&mut self, line: &[u8]) -> bool {
+        if line.first() == Some(&b'#') || line.starts_with(&self.meta.prefix) {
+            return true;
+        }
+        // A custom meta prefix declares itself with `<prefix>separator ` before any schema.
+        if self.schema.is_none()
+            && !self.seen_meta
+            && let Some(pos) = memmem::find(line, b"separator ")
+        {
+            let prefix = line.get(..pos).unwrap_or_default();
+            if (1..=16).contains(&prefix.len())
+                && prefix
+                    .iter()
+                    .all(|b| b.is_ascii_graphic() && *b != b'{' && *b != b'"')
+            {
+                self.meta.prefix = prefix.to_vec();
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Handles a line for which [`Header::is_meta`] was true.
+    pub(crate) fn meta_line(&mut self, line: &[u8]) -> MetaEvent {
+        let rest = if let Some(r) = line.strip_prefix(self.meta.prefix.as_slice()) {
+            r
+        } else if let Some(r) = line.strip_prefix(b"#") {
+            r
+        } else {
+            return MetaEvent::Comment;
+        };
+        let key_len = rest
+            .iter()
+            .take_while(|b| b.is_ascii_lowercase() || **b == b'_')
+            .count();
+        let (key, value) = rest.split_at(key_len);
+        if key == b"separator" {
+            let Some(v) = value.strip_prefix(b" ") else {
+                return MetaEvent::Comment;
+            };
+            let sep = unescape(v).into_owned();
+            if sep.is_empty() {
+                return MetaEvent::Bad("empty #separator".to_string());
+            }
+            self.meta = Meta {
+                prefix: std::mem::take(&mut self.meta.prefix),
+                sep,
+                ..Meta::default()
+            };
+            self.schema = None;
+            self.seen_meta = true;
+            return MetaEvent::Separator;
+        }
+        let value = if let Some(v) = value.strip_prefix(self.meta.sep.as_slice()) {
+            v
+        } else if key.is_empty() || !value.is_empty() {
+            // `### BTest ...`, `#open XXXX-...` as btest rewrites it, or any other comment.
+            return MetaEvent::Comment;
+        } else {
+            value
+        };
+        match key {
+            b"set_separator" => {
+                self.meta.set_sep = unescape(value).into_owned();
+                if self.meta.set_sep.is_empty() {
+                    self.meta.set_sep = b",".to_vec();
+                    return MetaEvent::Bad("empty #set_separator".to_string());
+                }
+            }
+            b"empty_field" => self.meta.empty = unescape(value).into_owned(),
+            b"unset_field" => self.meta.unset = unescape(value).into_owned(),
+            b"path" => {
+                self.seen_meta = true;
+                self.meta.path = Some(String::from_utf8_lossy(&unescape(value)).into_owned());
+                return MetaEvent::Path;
+            }
+            b"fields" => {
+                self.seen_meta = true;
+                let names: Vec<&[u8]> = split(value, &self.meta.sep).collect();
+                let (schema, dups) = schema_of(&names);
+                self.schema = Some(schema);
+                return MetaEvent::Fields(dups);
+            }
+            _ => return MetaEvent::Comment,
+        }
+        self.seen_meta = true;
+        MetaEvent::Comment
+    }
+
+    /// Takes `line` as the column-name line of a header-less `tsv` mode file when it looks like
+    /// one: tab-separated identifiers, at least one of them a column captriage reads.
+    pub(crate) fn names_line(&mut self, line: &[u8]) -> bool {
+        if self.seen_meta || self.schema.is_some() || memchr::memchr(b'\t', line).is_none() {
+            return false;
+        }
+        let names: Vec<&[u8]> = split(line, b"\t").collect();
+        let ident = |n: &&[u8]| {
+            n.first()
+                .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+                && n.iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'*'))
+        };
+        if !names.iter().all(ident)
+            || !names.iter().any(|n| {
+                std::str::from_utf8(n)
+                    .ok()
+                    .and_then(fields::lookup)
+                    .is_some()
+            })
+        {
+            return false;
+        }
+        self.meta = Meta::default();
+        self.schema = Some(schema_of(&names).0);
+        self.seen_meta = true;
+        true
+    }
+}
+
+/// The schema of a `#fields` list, and the names given more than once.
+fn schema_of(names: &[&[u8]]) -> (Schema, Vec<String>) {
+    let mut map = [None; N];
+    let mut how = [Match::Alias; N];
+    let mut dups = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (col, name) in names.iter().enumerate() {
+        if !seen.insert(*name) {
+            dups.push(String::from_utf8_lossy(name).into_owned());
+            continue;
+        }
+        let Some((f, m)) = std::str::from_utf8(name).ok().and_then(fields::lookup) else {
+            continue;
+        };
+        let (Some(slot), Some(prio)) = (map.get_mut(f as usize), how.get_mut(f as usize)) else {
+            continue;
+        };
+        if slot.is_none() || (m == Match::Exact && *prio == Match::Alias) {
+            *slot = Some(col);
+            *prio = m;
+        }
+    }
+    (
+        Schema {
+            ncols: names.len(),
+            map,
+        },
+        dups,
+    )
+}
+
+/// Splits `s` on `sep` (one or more bytes); an empty `s` is one empty field.
+pub(crate) fn split<'a>(s: &'a [u8], sep: &[u8]) -> impl Iterator<Item = &'a [u8]> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        let found = if sep.len() == 1 {
+            sep.first().and_then(|&b| memchr::memchr(b, r))
+        } else {
+            memmem::find(r, sep)
+        };
+        match found {
+            Some(i) => {
+                rest = r.get(i + sep.len()..);
+                r.get(..i)
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
+/// Fills `out` with the byte ranges of the fields of `line`.
+pub(crate) fn split_ranges(line: &[u8], sep: &[u8], out: &mut Vec<(usize, usize)>) {
+    out.clear();
+    let base = line.as_ptr() as usize;
+    for field in split(line, sep) {
+        let start = field.as_ptr() as usize - base;
+        out.push((start, start + field.len()));
+    }
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Undoes Zeek's escaping: `\xHH` is the byte, `\\` a backslash; anything else stays.
+pub(crate) fn unescape(s: &[u8]) -> Cow<'_, [u8]> {
+    if memchr::memchr(b'\\', s).is_none() {
+        return Cow::Borrowed(s);
+    }
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        if b == b'\\' {
+            match s.get(i + 1) {
+                Some(b'\\') => {
+                    out.push(b'\\');
+                    i += 2;
+                    continue;
+                }
+                Some(b'x') => {
+                    if let (Some(h), Some(l)) = (
+                        s.get(i + 2).copied().and_then(hex),
+                        s.get(i + 3).copied().and_then(hex),
+                    ) {
+                        out.push(h << 4 | l);
+                        i += 4;
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.push(b);
+        i += 1;
+    }
+    Cow::Owned(out)
+}
+
+/// Text of unescaped bytes: invalid UTF-8 is written `\xHH`, as Zeek's JSON writer does.
+fn text_of_bytes(v: Vec<u8>) -> String {
+    match String::from_utf8(v) {
+        Ok(s) => s,
+        Err(e) => {
+            let v = e.into_bytes();
+            let mut s = String::with_capacity(v.len() + 8);
+            for chunk in v.utf8_chunks() {
+                s.push_str(chunk.valid());
+                for b in chunk.invalid() {
+                    s.push_str(&format!("\\x{b:02x}"));
+                }
+            }
+            s
+        }
+    }
+}
+
+/// One TSV data line, split into fields, seen through the schema.
+pub(crate) struct TsvRow<'a, 's> {
+    pub line: &'a [u8],
+    pub cols: &'s [(usize, usize)],
+    pub schema: &'s Schema,
+    pub meta: &'s Meta,
+    pub bad: Option<BadValue>,
+    pub bad_utf8: bool,
+}
+
+enum Val<'a> {
+    Unset,
+    Empty,
+    Raw(&'a [u8]),
+}
+
+impl<'a> TsvRow<'a, '_> {
+    fn val(&self, f: F) -> Val<'a> {
+        let line: &'a [u8] = self.line;
+        let raw = self
+            .schema
+            .map
+            .get(f as usize)
+            .copied()
+            .flatten()
+            .and_then(|c| self.cols.get(c))
+            .and_then(|&(s, e)| line.get(s..e));
+        match raw {
+            None => Val::Unset,
+            Some(r) if r == self.meta.unset.as_slice() => Val::Unset,
+            Some(r) if r == self.meta.empty.as_slice() => Val::Empty,
+            Some(r) => Val::Raw(r),
+        }
+    }
+
+    fn decode(&mut self, raw: &'a [u8]) -> Cow<'a, str> {
+        let s = match std::str::from_utf8(raw) {
+            Ok(s) => s,
+            Err(_) => {
+                self.bad_utf8 = true;
+                return Cow::Owned(String::from_utf8_lossy(&unescape(raw)).into_owned());
+            }
+        };
+        match unescape(raw) {
+            Cow::Borrowed(_) => Cow::Borrowed(s),
+            Cow::Owned(v) => Cow::Owned(text_of_bytes(v)),
+        }
+    }
+
+    fn flag(&mut self, f: F, ty: Ty, raw: &[u8]) {
+        if self.bad.is_none() {
+            self.bad = Some(BadValue {
+                column: f,
+                ty,
+                value: String::from_utf8_lossy(raw).into_owned(),
+            });
+        }
+    }
+
+    fn parse<T: std::str::FromStr>(&mut self, f: F, ty: Ty) -> Option<T> {
+        let Val::Raw(raw) = self.val(f) else {
+            return None;
+        };
+        let v = std::str::from_utf8(raw).ok().and_then(|s| s.parse().ok());
+        if v.is_none() {
+            self.flag(f, ty, raw);
+        }
+        v
+    }
+
+    fn elements(&self, f: F) -> Vec<&'a [u8]> {
+        match self.val(f) {
+            Val::Raw(raw) => split(raw, &self.meta.set_sep).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl<'a> Row<'a> for TsvRow<'a, '_> {
+    fn text(&mut self, f: F) -> Option<Cow<'a, str>> {
+        match self.val(f) {
+            Val::Unset => None,
+            Val::Empty => Some(Cow::Borrowed("")),
+            Val::Raw(raw) => Some(self.decode(raw)),
+        }
+    }
+
+    fn texts(&mut self, f: F) -> Vec<Cow<'a, str>> {
+        let elements = self.elements(f);
+        elements.into_iter().map(|e| self.decode(e)).collect()
+    }
+
+    fn count(&mut self, f: F) -> Option<u64> {
+        self.parse(f, Ty::Count)
+    }
+
+    fn real(&mut self, f: F) -> Option<f64> {
+        self.parse::<f64>(f, Ty::Real).filter(|v| v.is_finite())
+    }
+
+    fn reals(&mut self, f: F) -> Vec<f64> {
+        let mut out = Vec::new();
+        for e in self.elements(f) {
+            match std::str::from_utf8(e)
+                .ok()
+                .and_then(|s| s.parse::<f64>().ok())
+            {
+                Some(v) => out.push(v),
+                None => self.flag(f, Ty::Real, e),
+            }
+        }
+        out
+    }
+
+    fn time(&mut self, f: F) -> Option<Ts> {
+        if let Val::Raw(BTEST_TIME_MASK) = self.val(f) {
+            return None;
+        }
+        let v = self.parse::<f64>(f, Ty::Time)?;
+        if v.is_finite() {
+            Some(v)
+        } else {
+            self.flag(f, Ty::Time, b"non-finite");
+            None
+        }
+    }
+
+    fn boolean(&mut self, f: F) -> Option<bool> {
+        match self.val(f) {
+            Val::Raw(b"T") => Some(true),
+            Val::Raw(b"F") => Some(false),
+            Val::Raw(raw) => {
+                self.flag(f, Ty::Bool, raw);
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn addr(&mut self, f: F) -> Option<IpAddr> {
+        let Val::Raw(raw) = self.val(f) else {
+            return None;
+        };
+        let v = std::str::from_utf8(raw)
+            .ok()
+            .and_then(crate::names::parse_addr);
+        if v.is_none() {
+            self.flag(f, Ty::Addr, raw);
+        }
+        v
+    }
+
+    fn addrs(&mut self, f: F) -> Vec<IpAddr> {
+        let mut out = Vec::new();
+        for e in self.elements(f) {
+            match std::str::from_utf8(e)
+                .ok()
+                .and_then(crate::names::parse_addr)
+            {
+                Some(a) => out.push(a),
+                None => self.flag(f, Ty::Addr, e),
+            }
+        }
+        out
+    }
+
+    fn port(&mut self, f: F) -> Option<u16> {
+        self.parse(f, Ty::Port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unescape_forms() {
+        // \xHH is a byte, \\ one backslash, a lone backslash or a bad \x stays as written.
+        assert_eq!(&*unescape(b"plain"), b"plain");
+        assert!(matches!(unescape(b"plain"), Cow::Borrowed(_)));
+        assert_eq!(&*unescape(b"fa\\x7c\\x7cure"), b"fa||ure");
+        assert_eq!(&*unescape(b"\\x23Kaputt"), b"#Kaputt");
+        assert_eq!(&*unescape(b"O=VMware\\\\, Inc"), b"O=VMware\\, Inc");
+        assert_eq!(&*unescape(b"a\\xZZ\\"), b"a\\xZZ\\");
+        assert_eq!(&*unescape(b"\\x0"), b"\\x0");
+    }
+
+    #[test]
+    fn split_multi_byte() {
+        let v: Vec<&[u8]> = split(b"a||b||||c", b"||").collect();
+        assert_eq!(v, vec![&b"a"[..], b"b", b"", b"c"]);
+        let v: Vec<&[u8]> = split(b"", b"\t").collect();
+        assert_eq!(v, vec![&b""[..]]);
+        // #set_separator \xc2\xae
+        let v: Vec<&[u8]> = split("x\u{ae}y".as_bytes(), "\u{ae}".as_bytes()).collect();
+        assert_eq!(v, vec![&b"x"[..], b"y"]);
+    }
+
+    #[test]
+    fn invalid_escaped_utf8_is_kept_as_hex_text() {
+        assert_eq!(text_of_bytes(b"abc\n\xffdef".to_vec()), "abc\n\\xffdef");
+    }
+
+    #[test]
+    fn header_lines() {
+        let mut h = Header::default();
+        assert!(h.is_meta(b"### BTest baseline data"));
+        assert_eq!(h.meta_line(b"### BTest baseline data"), MetaEvent::Comment);
+        assert!(h.is_meta(b"#separator ||"));
+        assert_eq!(h.meta_line(b"#separator ||"), MetaEvent::Separator);
+        assert_eq!(h.meta.sep, b"||");
+        assert_eq!(h.meta_line(b"#set_separator||,"), MetaEvent::Comment);
+        assert_eq!(h.meta_line(b"#path||ssh"), MetaEvent::Path);
+        assert_eq!(h.meta.path.as_deref(), Some("ssh"));
+        assert_eq!(
+            h.meta_line(b"#open XXXX-XX-XX-XX-XX-XX"),
+            MetaEvent::Comment
+        );
+        assert_eq!(
+            h.meta_line(b"#fields||ts||id.orig_h||ts"),
+            MetaEvent::Fields(vec!["ts".to_string()])
+        );
+        let s = h.schema.as_ref().map(|s| (s.ncols, s.map[F::Ts as usize]));
+        assert_eq!(s, Some((3, Some(0))));
+    }
+
+    #[test]
+    fn custom_meta_prefix() {
+        // LogAscii::meta_prefix = "PREFIX<>" (ascii-empty)
+        let mut h = Header::default();
+        assert!(h.is_meta(b"PREFIX<>separator |"));
+        assert_eq!(h.meta_line(b"PREFIX<>separator |"), MetaEvent::Separator);
+        assert!(h.is_meta(b"PREFIX<>unset_field|NOT-SET"));
+        h.meta_line(b"PREFIX<>unset_field|NOT-SET");
+        assert_eq!(h.meta.unset, b"NOT-SET");
+        assert!(!h.is_meta(b"XXXXXXXXXX.XXXXXX|1.2.3.4"));
+    }
+
+    #[test]
+    fn canonical_name_beats_alias() {
+        let (s, _) = schema_of(&[b"src", b"id.orig_h"]);
+        assert_eq!(s.map[F::OrigH as usize], Some(1));
+        let (s, _) = schema_of(&[b"id.orig_h", b"id_orig_h"]);
+        assert_eq!(s.map[F::OrigH as usize], Some(0));
+    }
+}
