@@ -45,7 +45,12 @@ fn parse() -> Result<Opts, String> {
     while let Some(a) = args.next() {
         match a.as_str() {
             "--rows" => o.rows = args.next().and_then(|v| v.parse().ok()).ok_or("--rows N")?,
-            "--dests" => o.dests = args.next().and_then(|v| v.parse().ok()).ok_or("--dests D")?,
+            "--dests" => {
+                o.dests = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--dests D")?
+            }
             "--format" => o.json = args.next().as_deref() == Some("json"),
             "--gzip" => o.gzip = true,
             "--out" => o.out = args.next().map(PathBuf::from).ok_or("--out DIR")?,
@@ -74,15 +79,29 @@ fn open(o: &Opts, name: &str) -> io::Result<Box<dyn Write>> {
 }
 
 fn header(w: &mut dyn Write, path: &str, fields: &[(&str, &str)]) -> io::Result<()> {
-    writeln!(w, "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-")?;
+    writeln!(
+        w,
+        "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-"
+    )?;
     writeln!(w, "#path\t{path}\n#open\t2024-01-01-00-00-00")?;
     let names: Vec<&str> = fields.iter().map(|f| f.0).collect();
     let types: Vec<&str> = fields.iter().map(|f| f.1).collect();
-    writeln!(w, "#fields\t{}\n#types\t{}", names.join("\t"), types.join("\t"))
+    writeln!(
+        w,
+        "#fields\t{}\n#types\t{}",
+        names.join("\t"),
+        types.join("\t")
+    )
 }
 
 fn dest_ip(i: u64) -> String {
-    format!("{}.{}.{}.{}", 23 + (i >> 16) % 150, (i >> 8) & 255, i & 255, 1 + i % 250)
+    format!(
+        "{}.{}.{}.{}",
+        23 + (i >> 16) % 150,
+        (i >> 8) & 255,
+        i & 255,
+        1 + i % 250
+    )
 }
 
 fn dest_name(i: u64) -> String {
@@ -110,13 +129,30 @@ fn main() -> io::Result<()> {
             &mut *dns,
             "dns",
             &[
-                ("ts", "time"), ("uid", "string"), ("id.orig_h", "addr"), ("id.orig_p", "port"),
-                ("id.resp_h", "addr"), ("id.resp_p", "port"), ("proto", "enum"),
-                ("trans_id", "count"), ("rtt", "interval"), ("query", "string"),
-                ("qclass", "count"), ("qclass_name", "string"), ("qtype", "count"),
-                ("qtype_name", "string"), ("rcode", "count"), ("rcode_name", "string"),
-                ("AA", "bool"), ("TC", "bool"), ("RD", "bool"), ("RA", "bool"), ("Z", "count"),
-                ("answers", "vector[string]"), ("TTLs", "vector[interval]"), ("rejected", "bool"),
+                ("ts", "time"),
+                ("uid", "string"),
+                ("id.orig_h", "addr"),
+                ("id.orig_p", "port"),
+                ("id.resp_h", "addr"),
+                ("id.resp_p", "port"),
+                ("proto", "enum"),
+                ("trans_id", "count"),
+                ("rtt", "interval"),
+                ("query", "string"),
+                ("qclass", "count"),
+                ("qclass_name", "string"),
+                ("qtype", "count"),
+                ("qtype_name", "string"),
+                ("rcode", "count"),
+                ("rcode_name", "string"),
+                ("AA", "bool"),
+                ("TC", "bool"),
+                ("RD", "bool"),
+                ("RA", "bool"),
+                ("Z", "count"),
+                ("answers", "vector[string]"),
+                ("TTLs", "vector[interval]"),
+                ("rejected", "bool"),
             ],
         )?;
     }
@@ -154,13 +190,27 @@ fn main() -> io::Result<()> {
             &mut *conn,
             "conn",
             &[
-                ("ts", "time"), ("uid", "string"), ("id.orig_h", "addr"), ("id.orig_p", "port"),
-                ("id.resp_h", "addr"), ("id.resp_p", "port"), ("proto", "enum"),
-                ("service", "string"), ("duration", "interval"), ("orig_bytes", "count"),
-                ("resp_bytes", "count"), ("conn_state", "string"), ("local_orig", "bool"),
-                ("local_resp", "bool"), ("missed_bytes", "count"), ("history", "string"),
-                ("orig_pkts", "count"), ("orig_ip_bytes", "count"), ("resp_pkts", "count"),
-                ("resp_ip_bytes", "count"), ("tunnel_parents", "set[string]"),
+                ("ts", "time"),
+                ("uid", "string"),
+                ("id.orig_h", "addr"),
+                ("id.orig_p", "port"),
+                ("id.resp_h", "addr"),
+                ("id.resp_p", "port"),
+                ("proto", "enum"),
+                ("service", "string"),
+                ("duration", "interval"),
+                ("orig_bytes", "count"),
+                ("resp_bytes", "count"),
+                ("conn_state", "string"),
+                ("local_orig", "bool"),
+                ("local_resp", "bool"),
+                ("missed_bytes", "count"),
+                ("history", "string"),
+                ("orig_pkts", "count"),
+                ("orig_ip_bytes", "count"),
+                ("resp_pkts", "count"),
+                ("resp_ip_bytes", "count"),
+                ("tunnel_parents", "set[string]"),
                 ("ip_proto", "count"),
             ],
         )?;

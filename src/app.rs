@@ -87,8 +87,8 @@ fn write_report(cfg: &AnalyzeConfig, report: &Report) -> Result<()> {
         }
         None => {
             let stdout = io::stdout();
-            let color = cfg.format == Format::Table
-                && report::table::color_wanted(stdout.is_terminal());
+            let color =
+                cfg.format == Format::Table && report::table::color_wanted(stdout.is_terminal());
             let mut w = io::BufWriter::new(stdout.lock());
             report::write(report, cfg.format, color, &mut w)?;
             w.flush()?;
@@ -240,18 +240,25 @@ fn whitelisted_destinations(ctx: &Context<'_>) -> Vec<WhitelistedDestination> {
     for c in &ctx.facts.conns {
         if let Some(e) = ctx.destination_whitelisted(c.server) {
             let host = ctx.host(c.server, c.t);
-            *acc.entry((host, Some(c.server), e.value.clone(), e.location.to_string()))
-                .or_default() += c.count;
+            *acc.entry((
+                host,
+                Some(c.server),
+                e.value.clone(),
+                e.location.to_string(),
+            ))
+            .or_default() += c.count;
         }
     }
     acc.into_iter()
-        .map(|((host, ip, entry, entry_source), connections)| WhitelistedDestination {
-            host,
-            ip,
-            entry,
-            entry_source,
-            connections,
-        })
+        .map(
+            |((host, ip, entry, entry_source), connections)| WhitelistedDestination {
+                host,
+                ip,
+                entry,
+                entry_source,
+                connections,
+            },
+        )
         .collect()
 }
 
@@ -313,9 +320,10 @@ pub const TIMELINE_BUCKETS: i64 = 120;
 
 /// The per-minute timeline coarsened to at most [`TIMELINE_BUCKETS`] buckets of whole minutes.
 fn timeline(facts: &Facts) -> Vec<(i64, u64)> {
-    let (Some((&first, _)), Some((&last, _))) =
-        (facts.timeline.first_key_value(), facts.timeline.last_key_value())
-    else {
+    let (Some((&first, _)), Some((&last, _))) = (
+        facts.timeline.first_key_value(),
+        facts.timeline.last_key_value(),
+    ) else {
         return Vec::new();
     };
     let minutes = (last - first) / 60 + 1;

@@ -409,7 +409,13 @@ impl FactsBuilder {
             first: occ.clone(),
         });
         fact.count += 1;
-        merge_times(&mut fact.first_ts, &mut fact.last_ts, &mut fact.first, d.ts, occ);
+        merge_times(
+            &mut fact.first_ts,
+            &mut fact.last_ts,
+            &mut fact.first,
+            d.ts,
+            occ,
+        );
         for ip in addrs {
             if fact.addrs.len() < 16 {
                 fact.addrs.insert(ip);
@@ -586,7 +592,10 @@ impl FactsBuilder {
         let t = time(c.ts);
         let epoch = self.facts.resolver.epoch(server, t);
         let key: ConnKey = (server, c.id.resp_p, proto, services, epoch);
-        let bytes = c.orig_bytes.unwrap_or(0).saturating_add(c.resp_bytes.unwrap_or(0));
+        let bytes = c
+            .orig_bytes
+            .unwrap_or(0)
+            .saturating_add(c.resp_bytes.unwrap_or(0));
         match self.conns.get_mut(&key) {
             Some(f) => {
                 f.count += 1;
@@ -601,7 +610,11 @@ impl FactsBuilder {
                 }
             }
             None => {
-                let proto_s = self.strings.get(proto as usize).cloned().unwrap_or_default();
+                let proto_s = self
+                    .strings
+                    .get(proto as usize)
+                    .cloned()
+                    .unwrap_or_default();
                 let services_v: Vec<String> = self
                     .strings
                     .get(services as usize)

@@ -52,7 +52,10 @@ impl Resolver {
     }
 
     fn name(&self, id: u32) -> &str {
-        self.names.get(id as usize).map(String::as_str).unwrap_or("")
+        self.names
+            .get(id as usize)
+            .map(String::as_str)
+            .unwrap_or("")
     }
 
     /// Associates `ip` with the normalised `name` at `ts` (unknown ts sorts before every time).

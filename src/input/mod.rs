@@ -124,7 +124,7 @@ fn walk(dir: &Path, depth: usize, found: &mut Vec<InputFile>, problems: &mut Vec
             Ok(m) if m.is_file() => match detect(&path) {
                 Ok(Some(f)) => found.push(f),
                 Ok(None) => {
-                    if looks_like_log_name(&path) {
+                    if known_log_name(&path) {
                         problems.push(format!(
                             "{}: not a Zeek log or a capture (unrecognised content)",
                             path.display()
@@ -150,6 +150,16 @@ fn looks_like_log_name(path: &Path) -> bool {
     ]
     .iter()
     .any(|ext| name.ends_with(ext) || name.contains(&format!("{ext}.")))
+}
+
+/// Whether the file name names one of the Zeek logs captriage reads (`conn.log`, `dns.json.gz`,
+/// ...), so that unrecognised content there is a problem rather than an unrelated file.
+fn known_log_name(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    looks_like_log_name(path) && !matches!(zeek::kind_from_file_name(&name), LogKind::Other(_))
 }
 
 /// Opens `path` for reading with a 256 KiB buffer, decompressing gzip (all members) when the
@@ -181,7 +191,7 @@ pub fn detect(path: &Path) -> std::io::Result<Option<InputFile>> {
         .unwrap_or_default();
     let kind = match sniff(&head, &name) {
         Some(k) => k,
-        None if looks_like_log_name(path) && !head.starts_with(&GZIP_MAGIC) => InputKind::Zeek {
+        None if known_log_name(path) && !head.starts_with(&GZIP_MAGIC) => InputKind::Zeek {
             kind: zeek::kind_from_file_name(&name),
             format: LogFormat::Tsv,
         },
@@ -227,9 +237,18 @@ pub fn sniff(head: &[u8], name: &str) -> Option<InputKind> {
             return Some(tsv(header));
         }
         if line.first() == Some(&b'{') {
-            let kind = json_path(line)
-                .map(|p| LogKind::from_path_name(&p))
-                .unwrap_or_else(fallback);
+            // A Zeek JSON log: its first object has `ts` or `_path`, or the file is named like
+            // one (a first line cut short still reads, with a diagnostic). Other JSON documents
+            // (indicator lists, configs, reports) are not logs.
+            let kind = match json_object_keys(line) {
+                Some((path, has_ts)) if path.is_some() || has_ts => path
+                    .map(|p| LogKind::from_path_name(&p))
+                    .unwrap_or_else(fallback),
+                _ => match fallback() {
+                    LogKind::Other(_) => return None,
+                    k => k,
+                },
+            };
             return Some(InputKind::Zeek {
                 kind,
                 format: LogFormat::Json,
@@ -243,14 +262,11 @@ pub fn sniff(head: &[u8], name: &str) -> Option<InputKind> {
     header.seen_meta.then(|| tsv(header))
 }
 
-/// `_path` of a JSON object line, if it has one.
-fn json_path(line: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct P {
-        #[serde(rename = "_path")]
-        path: Option<String>,
-    }
-    serde_json::from_slice::<P>(line).ok()?.path
+/// `_path` of a JSON object line and whether it has `ts`; `None` when it is not an object.
+fn json_object_keys(line: &[u8]) -> Option<(Option<String>, bool)> {
+    let v: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(line).ok()?;
+    let path = v.get("_path").and_then(|p| p.as_str()).map(str::to_string);
+    Some((path, v.contains_key("ts")))
 }
 
 #[cfg(test)]

@@ -47,7 +47,9 @@ impl Rule for Act01 {
             (!inds.is_empty()).then_some((inds, details))
         };
         let describe = |h: &str| {
-            format!("{h} is served by a nameserver at a provider favoured by abusive infrastructure.")
+            format!(
+                "{h} is served by a nameserver at a provider favoured by abusive infrastructure."
+            )
         };
         name_rule(
             ctx,
@@ -89,7 +91,9 @@ impl Rule for Act02 {
         };
         let days = ctx.settings.new_domain_days;
         let describe = move |h: &str| {
-            format!("{h} was registered less than {days} days before the capture started; new domains are typical of phishing and malware campaigns.")
+            format!(
+                "{h} was registered less than {days} days before the capture started; new domains are typical of phishing and malware campaigns."
+            )
         };
         name_rule(
             ctx,

@@ -17,7 +17,10 @@ pub fn adv01(settings: &Settings, out: &mut Collector) {
         }
         let entry = by_host.entry(a.host.clone()).or_default();
         entry.0.insert(a.id);
-        entry.1.server_ips.extend(a.evidence.server_ips.iter().copied());
+        entry
+            .1
+            .server_ips
+            .extend(a.evidence.server_ips.iter().copied());
         entry
             .1
             .server_ports
@@ -25,7 +28,9 @@ pub fn adv01(settings: &Settings, out: &mut Collector) {
         if let Some((ts, occ)) = &a.evidence.first {
             entry.1.occurrence(*ts, occ.clone());
         }
-        entry.1.seen("alerts", 1, a.evidence.first_ts, a.evidence.last_ts);
+        entry
+            .1
+            .seen("alerts", 1, a.evidence.first_ts, a.evidence.last_ts);
     }
     let threshold = usize::try_from(settings.max_alerts).unwrap_or(usize::MAX);
     for (host, (ids, mut ev)) in by_host {

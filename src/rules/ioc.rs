@@ -118,10 +118,7 @@ pub fn name_rule(ctx: &Context<'_>, rule: &NameRule<'_>, out: &mut Collector) {
     }
 }
 
-fn indicator_test<'i>(
-    hits: Vec<&'i crate::intel::Indicator>,
-    name: &str,
-) -> Option<NameMatch> {
+fn indicator_test<'i>(hits: Vec<&'i crate::intel::Indicator>, name: &str) -> Option<NameMatch> {
     (!hits.is_empty()).then(|| (hits.iter().map(|i| matched(i, name)).collect(), Vec::new()))
 }
 
@@ -203,7 +200,9 @@ impl Rule for Ioc03 {
             indicator_test(hits, n)
         };
         let describe = |h: &str| {
-            format!("{h} matches a domain indicator: the device talked to, or looked up, known malicious infrastructure.")
+            format!(
+                "{h} matches a domain indicator: the device talked to, or looked up, known malicious infrastructure."
+            )
         };
         name_rule(
             ctx,
@@ -262,7 +261,9 @@ impl Rule for Ioc05 {
     fn check(&self, ctx: &Context<'_>, out: &mut Collector) {
         let test = |n: &str| indicator_test(ctx.intel.freedns(n), n);
         let describe = |h: &str| {
-            format!("{h} is a name at a free dynamic-DNS provider, often used to point at home-run or short-lived servers.")
+            format!(
+                "{h} is a name at a free dynamic-DNS provider, often used to point at home-run or short-lived servers."
+            )
         };
         name_rule(
             ctx,
@@ -288,7 +289,9 @@ impl Rule for Ioc06 {
     fn check(&self, ctx: &Context<'_>, out: &mut Collector) {
         let test = |n: &str| indicator_test(ctx.intel.tlds(n), n);
         let describe = |h: &str| {
-            format!("{h} is under a top-level domain that is cheap and heavily abused for malicious sites.")
+            format!(
+                "{h} is under a top-level domain that is cheap and heavily abused for malicious sites."
+            )
         };
         name_rule(
             ctx,
@@ -313,7 +316,9 @@ impl Rule for Ioc07 {
     }
     fn check(&self, ctx: &Context<'_>, out: &mut Collector) {
         let describe = |h: &str| {
-            format!("{h} presented a certificate whose fingerprint is listed as an indicator of compromise.")
+            format!(
+                "{h} presented a certificate whose fingerprint is listed as an indicator of compromise."
+            )
         };
         for t in &ctx.facts.tls {
             let mut ev: Option<Evidence> = None;
@@ -331,7 +336,14 @@ impl Rule for Ioc07 {
             let Some(ev) = ev else { continue };
             let mut names: Vec<String> = t
                 .server
-                .map(|ip| ctx.facts.resolver.names(ip).keys().map(|s| s.to_string()).collect())
+                .map(|ip| {
+                    ctx.facts
+                        .resolver
+                        .names(ip)
+                        .keys()
+                        .map(|s| s.to_string())
+                        .collect()
+                })
                 .unwrap_or_default();
             names.extend(t.sni.clone());
             if ctx
@@ -344,7 +356,14 @@ impl Rule for Ioc07 {
                 Some(ip) => ctx.host(ip, t.t),
                 None => t.sni.clone().unwrap_or_else(|| "-".into()),
             };
-            out.add(contribution("IOC-07", Level::High, "Indicator certificate", host.clone(), describe(&host), ev));
+            out.add(contribution(
+                "IOC-07",
+                Level::High,
+                "Indicator certificate",
+                host.clone(),
+                describe(&host),
+                ev,
+            ));
         }
         for f in &ctx.facts.cert_files {
             let mut ev: Option<Evidence> = None;
@@ -367,7 +386,14 @@ impl Rule for Ioc07 {
                 Some(ip) => ctx.host(ip, f.t),
                 None => "-".into(),
             };
-            out.add(contribution("IOC-07", Level::High, "Indicator certificate", host.clone(), describe(&host), ev));
+            out.add(contribution(
+                "IOC-07",
+                Level::High,
+                "Indicator certificate",
+                host.clone(),
+                describe(&host),
+                ev,
+            ));
         }
     }
 }
@@ -380,7 +406,14 @@ fn http_names<'c>(ctx: &'c Context<'_>) -> impl Iterator<Item = (&'c HttpFact, &
         };
         let mut names: Vec<String> = h
             .server
-            .map(|ip| ctx.facts.resolver.names(ip).keys().map(|s| s.to_string()).collect())
+            .map(|ip| {
+                ctx.facts
+                    .resolver
+                    .names(ip)
+                    .keys()
+                    .map(|s| s.to_string())
+                    .collect()
+            })
             .unwrap_or_default();
         names.push(name.clone());
         if ctx
@@ -452,7 +485,9 @@ impl Rule for Ioc09 {
                 Level::Moderate,
                 "Dynamic-DNS name in HTTP Host",
                 name.to_string(),
-                format!("An HTTP request was sent to {name}, a name at a free dynamic-DNS provider."),
+                format!(
+                    "An HTTP request was sent to {name}, a name at a free dynamic-DNS provider."
+                ),
                 ev,
             ));
         }
@@ -481,7 +516,9 @@ impl Rule for Ioc10 {
                 Level::Low,
                 "Suspicious TLD in HTTP Host",
                 name.to_string(),
-                format!("An HTTP request was sent to {name}, under a heavily abused top-level domain."),
+                format!(
+                    "An HTTP request was sent to {name}, under a heavily abused top-level domain."
+                ),
                 ev,
             ));
         }

@@ -30,7 +30,8 @@ impl Rule for Proto01 {
             true,
             |c| {
                 let exempt = c.proto == "udp"
-                    && c.port.is_some_and(|p| ctx.settings.udp_exempt_ports.contains(&p));
+                    && c.port
+                        .is_some_and(|p| ctx.settings.udp_exempt_ports.contains(&p));
                 ((c.proto == "udp" || c.proto == "icmp") && !exempt)
                     .then(|| (Level::Moderate, vec![format!("protocol: {}", c.proto)]))
             },
