@@ -8,4 +8,5 @@ pub mod alert;
 pub mod intel;
 pub mod model;
 pub mod names;
+pub mod progress;
 pub mod report;
