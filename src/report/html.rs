@@ -41,9 +41,9 @@ padding:.4rem .9rem;min-width:8rem}\
 .count b{display:block;font-size:1.5rem}\
 .c-high{border-left-color:var(--high)}.c-moderate{border-left-color:var(--moderate)}\
 .c-low{border-left-color:var(--low)}.c-other{border-left-color:var(--muted)}\
-.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:1rem}\
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(400px,1fr));gap:1rem}\
 figure{margin:0;background:#fff;border:1px solid var(--line);border-radius:4px;padding:.6rem}\
-figcaption{font-weight:600;margin-bottom:.3rem}\
+figcaption{font-weight:600;margin-bottom:.3rem}.wide{grid-column:1/-1}\
 svg{width:100%;height:auto}.f-high{fill:var(--high)}.f-moderate{fill:var(--moderate)}\
 .f-low{fill:var(--low)}.f-clean{fill:var(--clean)}svg text{font:11px system-ui,sans-serif;fill:var(--fg)}\
 .alert{background:#fff;border:1px solid var(--line);border-left:6px solid;border-radius:4px;\
@@ -56,7 +56,7 @@ padding:.6rem .9rem;margin:.6rem 0;break-inside:avoid}\
 .mono,td.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;overflow-wrap:anywhere}\
 table{border-collapse:collapse;width:100%;background:#fff;font-size:13px}\
 th,td{border:1px solid var(--line);padding:.25rem .45rem;text-align:left;vertical-align:top}\
-th{background:#f0f0f0}td.n{text-align:right;font-variant-numeric:tabular-nums}\
+th{background:#f0f0f0}td.n{text-align:right;font-variant-numeric:tabular-nums}.nw{white-space:nowrap}\
 ul.plain{margin:.2rem 0;padding-left:1.1rem}\
 .muted{color:var(--muted)}footer{margin-top:2rem;color:var(--muted);font-size:12px}\
 @media print{body{background:#fff}.alert,figure{border-color:#999}}";
@@ -199,8 +199,8 @@ fn counts(r: &Report, h: &mut String) {
 fn charts(r: &Report, h: &mut String) {
     h.push_str("<h2>Charts</h2>\n<div class=\"charts\">\n");
     chart_levels(r, h);
-    chart_timeline(r, h);
     chart_top(r, h);
+    chart_timeline(r, h);
     h.push_str("</div>\n");
 }
 
@@ -245,14 +245,14 @@ fn time_bars(timeline: &[(i64, u64)]) -> Vec<(i64, u64)> {
 }
 
 fn chart_timeline(r: &Report, h: &mut String) {
-    h.push_str("<figure><figcaption>Connections over time</figcaption>");
+    h.push_str("<figure class=\"wide\"><figcaption>Connections over time</figcaption>");
     let bars = time_bars(&r.timeline);
     if bars.is_empty() {
         h.push_str("<p class=\"muted\">No timed connections.</p></figure>\n");
         return;
     }
     let max = bars.iter().map(|b| b.1).max().unwrap_or(0).max(1);
-    let width = 600usize;
+    let width = 960usize;
     let step = (width / bars.len()).max(1);
     let _ = write!(
         h,
@@ -286,7 +286,10 @@ fn chart_timeline(r: &Report, h: &mut String) {
 }
 
 fn chart_top(r: &Report, h: &mut String) {
-    h.push_str("<figure><figcaption>Top destinations by bytes</figcaption>");
+    h.push_str(
+        "<figure><figcaption>Top destinations by bytes <span class=\"muted\">(red suspect, \
+         blue other, green whitelisted)</span></figcaption>",
+    );
     let mut top: Vec<&DestinationSummary> = r.destinations.iter().collect();
     top.sort_by(|a, b| {
         b.bytes
@@ -448,7 +451,7 @@ fn alert(a: &Alert, h: &mut String) {
         let c: Vec<String> = e
             .counts
             .iter()
-            .map(|(k, v)| format!("{v} {}", k.replace('_', " ")))
+            .map(|(k, v)| format!("{}: {v}", k.replace('_', " ")))
             .collect();
         let _ = write!(h, "<dt>Records</dt><dd>{}</dd>", esc(&c.join(", ")));
     }
@@ -490,9 +493,9 @@ fn communications(r: &Report, h: &mut String) {
             for d in rows.iter().take(MAX_TABLE_ROWS) {
                 let _ = writeln!(
                     h,
-                    "<tr><td>{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td>\
-                     <td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>\
-                     <td class=\"n\" title=\"{} bytes\">{}</td></tr>",
+                    "<tr><td>{}</td><td class=\"mono\">{}</td><td class=\"mono nw\">{}</td>\
+                     <td class=\"n\">{}</td><td class=\"nw\">{}</td><td class=\"nw\">{}</td>\
+                     <td class=\"n\">{}</td><td class=\"n nw\" title=\"{} bytes\">{}</td></tr>",
                     esc(&d.proto),
                     esc(&d.host),
                     d.ip.map(|i| esc(&i.to_string())).unwrap_or_default(),
@@ -695,7 +698,7 @@ mod tests {
         assert!(page.contains("Whitelisted communications (1)"));
         assert!(page.contains("whitelists/default.json:4"));
         assert!(page.contains("123.5 kB"));
-        assert_eq!(page.matches("<figure>").count(), 3);
+        assert_eq!(page.matches("<figure").count(), 3);
         assert_eq!(page.matches("<svg ").count(), 3);
         assert!(page.contains("Diagnostics (105)"));
         assert!(page.contains("5 more not shown."));
