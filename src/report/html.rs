@@ -483,9 +483,10 @@ fn communications(r: &Report, h: &mut String) {
             .filter(|d| d.status == status)
             .collect();
         let _ = writeln!(h, "<h3>{title} ({})</h3>", rows.len());
-        if rows.is_empty() {
+        let entries_follow = status == DestinationStatus::Whitelisted && !r.whitelisted.is_empty();
+        if rows.is_empty() && !entries_follow {
             h.push_str("<p class=\"muted\">None.</p>\n");
-        } else {
+        } else if !rows.is_empty() {
             h.push_str(
                 "<table><tr><th>protocol</th><th>name</th><th>IP</th><th>port</th>\
                  <th>first seen</th><th>last seen</th><th>connections</th><th>bytes</th></tr>\n",

@@ -147,8 +147,8 @@ impl Report {
     }
 }
 
-/// Output formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Output formats (a `clap::ValueEnum`, so the CLI can take `--format` as this type).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Table,
     Json,
@@ -205,5 +205,33 @@ pub fn write(
         Format::Html => html::write(report, out),
         Format::Csv => csv::write(report, out),
         Format::Ndjson => ndjson::write(report, out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::ValueEnum;
+
+    #[test]
+    fn format_names_match_the_clap_values() {
+        for f in Format::ALL {
+            assert_eq!(Format::from_name(f.name()), Some(f));
+            let v = f.to_possible_value().unwrap();
+            assert_eq!(v.get_name(), f.name());
+        }
+        assert_eq!(Format::from_name("NDJSON"), Some(Format::Ndjson));
+        assert_eq!(Format::from_name("xml"), None);
+    }
+
+    #[test]
+    fn every_format_copes_with_an_empty_report() {
+        for f in Format::ALL {
+            let mut out = Vec::new();
+            write(&Report::default(), f, false, &mut out).unwrap();
+            if f != Format::Ndjson {
+                assert!(!out.is_empty(), "{f:?}");
+            }
+        }
     }
 }
