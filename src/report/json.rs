@@ -241,7 +241,7 @@ fn indicator(m: &MatchedIndicator) -> JsonIndicator<'_> {
     }
 }
 
-fn evidence(e: &Evidence) -> JsonEvidence<'_> {
+pub(crate) fn evidence(e: &Evidence) -> JsonEvidence<'_> {
     JsonEvidence {
         server_ips: e.server_ips.iter().map(|ip| ip.to_string()).collect(),
         server_ports: e.server_ports.iter().copied().collect(),
@@ -590,6 +590,24 @@ mod tests {
         assert_eq!(a, b);
         assert!(a.ends_with(b"}\n"));
         assert!(a.starts_with(b"{\n  \"schema_version\": 1,\n"));
+    }
+
+    #[test]
+    fn reports_validate_against_the_published_schema() {
+        let schema: Value = serde_json::from_str(&crate::report::json_schema()).unwrap();
+        jsonschema::meta::validate(&schema).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        for r in [sample::report(), Report::default()] {
+            let v: Value = serde_json::from_slice(&render(&r)).unwrap();
+            let errors: Vec<String> = validator.iter_errors(&v).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{errors:#?}");
+        }
+        let mut v: Value = serde_json::from_slice(&render(&sample::report())).unwrap();
+        v["alerts"][0]["level"] = "critical".into();
+        assert!(!validator.is_valid(&v));
+        let mut v: Value = serde_json::from_slice(&render(&sample::report())).unwrap();
+        v["summary"]["surprise"] = 1.into();
+        assert!(!validator.is_valid(&v), "unknown fields must be rejected");
     }
 
     #[test]

@@ -5,7 +5,12 @@
 //! be read. Each output format is one module writing to any `io::Write`; [`write`] dispatches on
 //! [`Format`]. Writers add nothing that varies between runs (no clock, no random ids).
 
+pub mod baseline;
+pub mod csv;
+pub mod docs;
+pub mod html;
 pub mod json;
+pub mod ndjson;
 #[cfg(test)]
 mod sample;
 pub mod table;
@@ -142,14 +147,52 @@ impl Report {
     }
 }
 
-/// Output formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Output formats (a `clap::ValueEnum`, so the CLI can take `--format` as this type).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Table,
     Json,
+    Html,
+    Csv,
+    Ndjson,
 }
 
-/// Renders `report` as `format`. `color` asks the table writer for ANSI colour.
+impl Format {
+    /// Every format, in the order `--help` lists them.
+    pub const ALL: [Format; 5] = [
+        Format::Table,
+        Format::Json,
+        Format::Html,
+        Format::Csv,
+        Format::Ndjson,
+    ];
+
+    /// `table`, `json`, `html`, `csv` or `ndjson`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Json => "json",
+            Format::Html => "html",
+            Format::Csv => "csv",
+            Format::Ndjson => "ndjson",
+        }
+    }
+
+    /// Parses a format name (case-insensitive).
+    pub fn from_name(s: &str) -> Option<Format> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(s))
+    }
+}
+
+/// The JSON Schema (draft 2020-12) of the JSON report, as `captriage schema` prints it.
+pub fn json_schema() -> String {
+    include_str!("../../docs/report.schema.json").to_string()
+}
+
+/// Renders `report` as `format`. `color` asks the table writer for ANSI colour; the other
+/// formats ignore it.
 pub fn write(
     report: &Report,
     format: Format,
@@ -159,5 +202,36 @@ pub fn write(
     match format {
         Format::Table => table::write(report, color, out),
         Format::Json => json::write(report, out),
+        Format::Html => html::write(report, out),
+        Format::Csv => csv::write(report, out),
+        Format::Ndjson => ndjson::write(report, out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::ValueEnum;
+
+    #[test]
+    fn format_names_match_the_clap_values() {
+        for f in Format::ALL {
+            assert_eq!(Format::from_name(f.name()), Some(f));
+            let v = f.to_possible_value().unwrap();
+            assert_eq!(v.get_name(), f.name());
+        }
+        assert_eq!(Format::from_name("NDJSON"), Some(Format::Ndjson));
+        assert_eq!(Format::from_name("xml"), None);
+    }
+
+    #[test]
+    fn every_format_copes_with_an_empty_report() {
+        for f in Format::ALL {
+            let mut out = Vec::new();
+            write(&Report::default(), f, false, &mut out).unwrap();
+            if f != Format::Ndjson {
+                assert!(!out.is_empty(), "{f:?}");
+            }
+        }
     }
 }

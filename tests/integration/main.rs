@@ -3,3 +3,4 @@
 
 mod intel;
 mod reference_cases;
+mod report;
