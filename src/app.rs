@@ -7,6 +7,7 @@ use crate::config::{AnalyzeConfig, Engine};
 use crate::facts::{Facts, FactsBuilder};
 use crate::input::{self, InputFile, InputKind};
 use crate::model::{Diagnostic, Location, Record, Sink};
+use crate::progress::Progress;
 use crate::report::{
     self, DestinationStatus, DestinationSummary, Format, InputSummary, IntelSummary, Report,
     WhitelistedDestination,
@@ -146,6 +147,12 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
         (ka, &a.1).cmp(&(kb, &b.1))
     });
 
+    let total: u64 = zeek_files
+        .iter()
+        .filter_map(|(f, _)| std::fs::metadata(&f.path).ok())
+        .map(|m| m.len())
+        .sum();
+    let progress = Progress::new(total, cfg.quiet);
     let mut builder = FactsBuilder::new();
     crate::enrichment::add_side_sources(cfg, &mut builder, warn)?;
     let mut inputs: Vec<InputSummary> = Vec::new();
@@ -155,7 +162,7 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
             InputKind::Zeek { kind, .. } => kind.phase() <= phase,
             InputKind::Capture(_) => false,
         }) {
-            match input::zeek::read_file(&f.path, &mut builder) {
+            match input::zeek::read_file_counted(&f.path, &mut builder, &|n| progress.inc(n)) {
                 Ok(stats) => inputs.push(InputSummary {
                     path: shown,
                     log_type: stats.kind.name().to_string(),
@@ -178,6 +185,7 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
             }
         }
     }
+    progress.finish();
     for (buffered, summary) in captures {
         for d in buffered.diagnostics {
             builder.diagnostic(d);
@@ -222,6 +230,15 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
         timeline,
     };
     crate::enrichment::finish_report(cfg, &facts, &mut report, warn)?;
+    if let Some(path) = &cfg.baseline {
+        let known = report::baseline::load_baseline(path)
+            .with_context(|| format!("cannot read the baseline report {}", path.display()))?;
+        let hidden = report::baseline::retain_new(&mut report, &known);
+        warn(&format!(
+            "{hidden} alerts already in the baseline {} are not reported",
+            path.display()
+        ));
+    }
     Ok(report)
 }
 

@@ -74,7 +74,9 @@ impl AnalyzeConfig {
         let format = match args.format {
             Some(FormatArg::Table) => Format::Table,
             Some(FormatArg::Json) => Format::Json,
-            Some(other) => anyhow::bail!("--format {other:?} is not available in this build yet"),
+            Some(FormatArg::Html) => Format::Html,
+            Some(FormatArg::Csv) => Format::Csv,
+            Some(FormatArg::Ndjson) => Format::Ndjson,
             None => match args
                 .output
                 .as_ref()
@@ -82,6 +84,9 @@ impl AnalyzeConfig {
                 .and_then(|e| e.to_str())
             {
                 Some("json") => Format::Json,
+                Some("html" | "htm") => Format::Html,
+                Some("csv") => Format::Csv,
+                Some("ndjson" | "jsonl") => Format::Ndjson,
                 _ => Format::Table,
             },
         };

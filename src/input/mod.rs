@@ -165,13 +165,41 @@ fn known_log_name(path: &Path) -> bool {
 /// Opens `path` for reading with a 256 KiB buffer, decompressing gzip (all members) when the
 /// content starts with the gzip magic, whatever the name. The flag says whether it was gzip.
 pub fn open(path: &Path) -> std::io::Result<(Box<dyn BufRead + Send>, bool)> {
-    let mut file = BufReader::with_capacity(BUFFER, std::fs::File::open(path)?);
+    open_reader(std::fs::File::open(path)?)
+}
+
+/// Like [`open`] for any byte source (a file wrapped to count progress, a test buffer).
+pub fn open_reader<'a, R: Read + Send + 'a>(
+    raw: R,
+) -> std::io::Result<(Box<dyn BufRead + Send + 'a>, bool)> {
+    let mut file = BufReader::with_capacity(BUFFER, raw);
     let gzip = file.fill_buf()?.starts_with(&GZIP_MAGIC);
     if gzip {
         let gz = flate2::bufread::MultiGzDecoder::new(file);
         Ok((Box::new(BufReader::with_capacity(BUFFER, gz)), true))
     } else {
         Ok((Box::new(file), false))
+    }
+}
+
+/// A reader that reports how many raw bytes it has read, for progress display.
+pub struct Counted<'a, R> {
+    inner: R,
+    on_read: &'a (dyn Fn(u64) + Sync),
+}
+
+impl<'a, R> Counted<'a, R> {
+    /// Wraps `inner`; `on_read` receives each read's byte count.
+    pub fn new(inner: R, on_read: &'a (dyn Fn(u64) + Sync)) -> Self {
+        Counted { inner, on_read }
+    }
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        (self.on_read)(n as u64);
+        Ok(n)
     }
 }
 

@@ -51,7 +51,18 @@ pub struct FileStats {
 /// Reads the log at `path` (gzip or not, whatever its name) into `sink`. `Err` only when the
 /// file cannot be opened; every later problem is a diagnostic.
 pub fn read_file(path: &Path, sink: &mut dyn Sink) -> std::io::Result<FileStats> {
-    let (reader, compressed) = crate::input::open(path)?;
+    read_file_counted(path, sink, &|_| {})
+}
+
+/// Like [`read_file`], telling `on_read` how many bytes of the file were read so far (in steps).
+pub fn read_file_counted(
+    path: &Path,
+    sink: &mut dyn Sink,
+    on_read: &(dyn Fn(u64) + Sync),
+) -> std::io::Result<FileStats> {
+    let file = std::fs::File::open(path)?;
+    let (reader, compressed) =
+        crate::input::open_reader(crate::input::Counted::new(file, on_read))?;
     let source: Arc<str> = Arc::from(path.display().to_string());
     let hint = path
         .file_name()
