@@ -17,6 +17,9 @@
 //! - a line with raw invalid UTF-8: the row is yielded with U+FFFD in place of the bad bytes;
 //! - a read error (truncated or corrupt gzip): reported once; rows before it are kept.
 //!
+//! Zeek's test baselines mask times as `XXXXXXXXXX.XXXXXX`, also as a bare JSON value; such a
+//! time is read as unknown without a diagnostic.
+//!
 //! One line buffer is reused for the whole file; records borrow from it.
 
 mod fields;
@@ -215,6 +218,15 @@ impl Reader<'_> {
     fn json_row(&mut self, no: u64, line: &[u8]) {
         match json::parse_line(line) {
             Ok(row) => self.json_record(no, row, None),
+            Err(e) if memchr::memmem::find(line, tsv::BTEST_TIME_MASK).is_some() => {
+                // btest masks times in JSON baselines too (`"t":XXXXXXXXXX.XXXXXX`), which
+                // is not JSON: read the mask as an unknown time, silently, as in TSV.
+                let unmasked = unmask_json_times(line);
+                match json::parse_line(&unmasked) {
+                    Ok(row) => self.json_record(no, row, None),
+                    Err(_) => self.diag(no, format!("invalid JSON: {e}; line skipped")),
+                }
+            }
             Err(e) if std::str::from_utf8(line).is_err() => {
                 let lossy = String::from_utf8_lossy(line);
                 match json::parse_line(lossy.as_bytes()) {
@@ -264,6 +276,25 @@ impl Reader<'_> {
             self.diag(no, p);
         }
     }
+}
+
+/// `line` with every bare btest time mask (after a `:` or `,`/`[` in an array) made `null`.
+fn unmask_json_times(line: &[u8]) -> Vec<u8> {
+    let mask = tsv::BTEST_TIME_MASK;
+    let mut out = Vec::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(i) = memchr::memmem::find(rest, mask) {
+        let (before, after) = rest.split_at(i);
+        out.extend_from_slice(before);
+        if matches!(before.last(), Some(b':' | b',' | b'[')) {
+            out.extend_from_slice(b"null");
+        } else {
+            out.extend_from_slice(mask);
+        }
+        rest = after.get(mask.len()..).unwrap_or_default();
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 fn bad_value_message(b: &fields::BadValue) -> String {
@@ -584,6 +615,15 @@ XXXXXXXXXX.XXXXXX|1.2.3.4|1234|2.3.4.5|80|failure|US\n";
         assert_eq!((s.rows, s.errors, s.format), (1, 0, LogFormat::Json));
         assert_eq!(s.kind, LogKind::Dns);
         assert!(c.records[0].contains("a.example"));
+    }
+
+    #[test]
+    fn json_btest_masked_time_is_unknown_and_silent() {
+        // ascii-json: `"t":XXXXXXXXXX.XXXXXX` is not JSON; btest wrote it over a real time.
+        let data = b"{\"_path\":\"conn\",\"ts\":XXXXXXXXXX.XXXXXX,\"uid\":\"C1\"}\n";
+        let (s, c) = read("x.log", data);
+        assert_eq!((s.rows, s.errors), (1, 0), "{:?}", c.diags);
+        assert!(c.records[0].contains("ts: None"));
     }
 
     #[test]

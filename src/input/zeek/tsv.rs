@@ -13,10 +13,10 @@
 //! is unset and one equal to the empty marker is the empty string or set; both are compared
 //! before unescaping, so `\x2d` is a literal `-`. Unescaping turns `\xHH` into the byte and
 //! `\\` into one backslash and borrows from the line when there is nothing to unescape. Escaped
-//! bytes that are not UTF-8 are kept as `\xHH` text, as Zeek's JSON writer renders them, so the
-//! TSV and JSON logs of one run give the same strings; raw (unescaped) invalid UTF-8, which
-//! Zeek never writes, is replaced by U+FFFD and reported. A `time` value masked by btest
-//! (`XXXXXXXXXX.XXXXXX`) is read as unknown, silently. This module does no I/O.
+//! bytes that are not UTF-8, and C0 controls other than `\b \t \n \f \r`, are kept as `\xHH`
+//! text, as Zeek's JSON writer renders them, so the TSV and JSON logs of one run give the same
+//! strings; raw (unescaped) invalid UTF-8, which Zeek never writes, is replaced by U+FFFD and
+//! reported. A `time` value masked by btest (`XXXXXXXXXX.XXXXXX`) is read as unknown, silently.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -312,22 +312,34 @@ pub(crate) fn unescape(s: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
-/// Text of unescaped bytes: invalid UTF-8 is written `\xHH`, as Zeek's JSON writer does.
+/// Whether Zeek's JSON writer keeps byte `b` as a character: it writes the other C0 controls
+/// (NUL, ESC, ...) as `\xNN` text and JSON-escapes only `\b \t \n \f \r`.
+fn json_keeps(b: u8) -> bool {
+    b >= 0x20 || matches!(b, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d)
+}
+
+/// Text of unescaped bytes, rendered as Zeek's JSON writer renders the same value: bytes that
+/// are not UTF-8, and C0 controls other than `\b \t \n \f \r`, become `\xNN` text.
 fn text_of_bytes(v: Vec<u8>) -> String {
-    match String::from_utf8(v) {
-        Ok(s) => s,
-        Err(e) => {
-            let v = e.into_bytes();
-            let mut s = String::with_capacity(v.len() + 8);
-            for chunk in v.utf8_chunks() {
-                s.push_str(chunk.valid());
-                for b in chunk.invalid() {
-                    s.push_str(&format!("\\x{b:02x}"));
-                }
+    if v.iter().all(|&b| json_keeps(b))
+        && let Ok(s) = std::str::from_utf8(&v)
+    {
+        return s.to_string();
+    }
+    let mut s = String::with_capacity(v.len() + 8);
+    for chunk in v.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_ascii() && !json_keeps(c as u8) {
+                s.push_str(&format!("\\x{:02x}", c as u8));
+            } else {
+                s.push(c);
             }
-            s
+        }
+        for b in chunk.invalid() {
+            s.push_str(&format!("\\x{b:02x}"));
         }
     }
+    s
 }
 
 /// One TSV data line, split into fields, seen through the schema.
@@ -531,6 +543,12 @@ mod tests {
     #[test]
     fn invalid_escaped_utf8_is_kept_as_hex_text() {
         assert_eq!(text_of_bytes(b"abc\n\xffdef".to_vec()), "abc\n\\xffdef");
+        // NBSTAT queries (`*\x00\x00...` in TSV) read as the JSON log of the same run has them.
+        assert_eq!(text_of_bytes(b"*\0\x1b".to_vec()), "*\\x00\\x1b");
+        assert_eq!(
+            text_of_bytes("caf\u{e9}\t".as_bytes().to_vec()),
+            "caf\u{e9}\t"
+        );
     }
 
     #[test]
