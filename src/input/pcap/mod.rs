@@ -1,0 +1,4 @@
+//! Native capture decoding: pure, bounded application-layer parsers used by the flow decoder.
+
+pub mod http;
+pub mod tls;
