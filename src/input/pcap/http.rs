@@ -86,20 +86,29 @@ pub fn parse_request(buf: &[u8]) -> Option<HttpRequest> {
     config.ignore_invalid_headers_in_requests(true);
     match config.parse_request(&mut req, head) {
         Ok(httparse::Status::Complete(_)) => Some(from_parsed(&req)),
-        Err(httparse::Error::TooManyHeaders) => None,
+        Err(httparse::Error::TooManyHeaders) => {
+            // Keep the request line and the first headers that fit.
+            let end = memchr::memmem::find_iter(head, b"\r\n").nth(MAX_HEADERS - 1)?;
+            parse_closed(&config, head.get(..end + 2)?)
+        }
         Err(_) if http09(head).is_some() => http09(head),
         Ok(httparse::Status::Partial) | Err(_) => {
             // Cut inside the head (or a bad header line): keep the complete lines.
             let end = memchr::memmem::rfind(head, b"\r\n")?;
-            let mut closed = head.get(..end + 2)?.to_vec();
-            closed.extend_from_slice(b"\r\n");
-            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            let mut req = httparse::Request::new(&mut headers);
-            match config.parse_request(&mut req, &closed) {
-                Ok(httparse::Status::Complete(_)) => Some(from_parsed(&req)),
-                _ => None,
-            }
+            parse_closed(&config, head.get(..end + 2)?)
         }
+    }
+}
+
+/// Parse complete lines as a whole head (an empty line is appended).
+fn parse_closed(config: &httparse::ParserConfig, lines: &[u8]) -> Option<HttpRequest> {
+    let mut closed = lines.to_vec();
+    closed.extend_from_slice(b"\r\n");
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    match config.parse_request(&mut req, &closed) {
+        Ok(httparse::Status::Complete(_)) => Some(from_parsed(&req)),
+        _ => None,
     }
 }
 
@@ -136,5 +145,70 @@ fn from_parsed(req: &httparse::Request) -> HttpRequest {
         version: format!("1.{}", req.version.unwrap_or(1)),
         host: header("host"),
         user_agent: header("user-agent"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_with_host_and_user_agent() {
+        let req = parse_request(
+            b"GET /index.html?q=1 HTTP/1.1\r\nhost: www.example.org \r\nUser-Agent: curl/8.5\r\n\r\nbody",
+        )
+        .unwrap();
+        assert_eq!(
+            req,
+            HttpRequest {
+                method: "GET".into(),
+                uri: "/index.html?q=1".into(),
+                version: "1.1".into(),
+                host: Some("www.example.org".into()),
+                user_agent: Some("curl/8.5".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn head_cut_inside_the_headers_keeps_complete_lines() {
+        let buf = b"POST /upload HTTP/1.0\r\nHost: a.example\r\nUser-Ag";
+        let req = parse_request(buf).unwrap();
+        assert_eq!(req.method, "POST");
+        assert_eq!(req.host.as_deref(), Some("a.example"));
+        assert_eq!(req.user_agent, None);
+        // Cut inside the request line: nothing to report yet.
+        assert_eq!(parse_request(b"GET /ind"), None);
+    }
+
+    #[test]
+    fn http09_request_line() {
+        let req = parse_request(b"GET /\r\n\r\n").unwrap();
+        assert_eq!((req.uri.as_str(), req.version.as_str()), ("/", "0.9"));
+    }
+
+    #[test]
+    fn detection() {
+        assert!(looks_like_request(b"GET / HTTP/1.1\r\n"));
+        assert!(looks_like_request(b"\r\nPROPFIND /dav HTTP/1.1\r\n"));
+        assert!(!looks_like_request(b"GETTER / HTTP/1.1\r\n"));
+        assert!(!looks_like_request(b"HTTP/1.1 200 OK\r\n"));
+        assert!(!looks_like_request(b"\x16\x03\x01\x02\x00"));
+        assert!(!looks_like_request(b""));
+        assert_eq!(parse_request(b"\x16\x03\x01\x02\x00"), None);
+    }
+
+    #[test]
+    fn too_many_headers_is_bounded() {
+        let mut buf = b"GET / HTTP/1.1\r\n".to_vec();
+        for i in 0..200 {
+            buf.extend_from_slice(format!("X-{i}: y\r\n").as_bytes());
+            if i == 50 {
+                buf.extend_from_slice(b"Host: late.example\r\n");
+            }
+        }
+        buf.extend_from_slice(b"\r\n");
+        let req = parse_request(&buf).unwrap();
+        assert_eq!(req.host.as_deref(), Some("late.example"));
     }
 }

@@ -36,6 +36,8 @@ const MAX_INPUT: usize = 1 << 18;
 const MAX_DTLS_MESSAGES: usize = 64;
 /// Most fragments per DTLS handshake message.
 const MAX_DTLS_FRAGMENTS: usize = 256;
+/// Most bytes allocated for reassembling one side's DTLS handshake messages.
+const MAX_DTLS_BYTES: usize = 1 << 19;
 /// Most certificates taken from one Certificate message.
 const MAX_CERTS: usize = 32;
 /// Zeek reads printed names into a 2 KiB buffer (`BIO_gets`), so longer names are cut there.
@@ -291,7 +293,8 @@ fn raw_version(body: &[u8]) -> Option<u16> {
 #[derive(Default)]
 struct FlightState {
     version: Option<u16>,
-    certificates: Vec<CertInfo>,
+    /// The Certificate message body; certificates are only decoded once the flight is returned.
+    certificate_msg: Option<Vec<u8>>,
     saw_server_hello: bool,
     done: bool,
 }
@@ -312,21 +315,12 @@ impl FlightState {
                     self.done = true;
                 }
             }
-            11 if self.certificates.is_empty() => {
+            11 if self.certificate_msg.is_none() => {
                 let mut msg = Vec::with_capacity(body.len() + 4);
                 msg.push(11);
                 msg.extend_from_slice(&u24(body.len()));
                 msg.extend_from_slice(body);
-                if let Ok((_, TlsMessage::Handshake(TlsMessageHandshake::Certificate(c)))) =
-                    parse_tls_message_handshake(&msg)
-                {
-                    self.certificates = c
-                        .cert_chain
-                        .iter()
-                        .take(MAX_CERTS)
-                        .filter_map(|rc| cert_info(rc.data))
-                        .collect();
-                }
+                self.certificate_msg = Some(msg);
             }
             14 => self.done = true,
             _ => {}
@@ -334,9 +328,21 @@ impl FlightState {
     }
 
     fn flight(self) -> ServerFlight {
+        let mut certificates = Vec::new();
+        if let Some(msg) = &self.certificate_msg
+            && let Ok((_, TlsMessage::Handshake(TlsMessageHandshake::Certificate(c)))) =
+                parse_tls_message_handshake(msg)
+        {
+            certificates = c
+                .cert_chain
+                .iter()
+                .take(MAX_CERTS)
+                .filter_map(|rc| cert_info(rc.data))
+                .collect();
+        }
         ServerFlight {
             version: self.version,
-            certificates: self.certificates,
+            certificates,
         }
     }
 }
@@ -366,8 +372,16 @@ fn tls_server_hello(body: &[u8]) -> Option<u16> {
 fn walk_server_flight(buf: &[u8]) -> Option<(FlightState, bool, StreamEnd)> {
     if buf.first() == Some(&21) {
         // A lone alert (e.g. handshake_failure): TLS, but nothing negotiated.
-        let complete = parse_tls_raw_record(buf).is_ok();
-        return Some((FlightState::default(), complete, StreamEnd::Other(21)));
+        if !plausible_tls_header(buf) {
+            return None;
+        }
+        return match parse_tls_raw_record(buf) {
+            Ok(_) => Some((FlightState::default(), true, StreamEnd::Other(21))),
+            Err(tls_parser::Err::Incomplete(_)) => {
+                Some((FlightState::default(), false, StreamEnd::Incomplete))
+            }
+            Err(_) => None,
+        };
     }
     let (hs, end) = tls_handshake_stream(buf).ok()?;
     let mut st = FlightState::default();
@@ -590,6 +604,7 @@ struct DtlsGather {
 /// Gather one side's DTLS handshake; `None` when the first datagram is not DTLS.
 fn gather_dtls(datagrams: &[&[u8]]) -> Option<DtlsGather> {
     let mut g = DtlsGather::default();
+    let mut budget = MAX_DTLS_BYTES;
     for (i, dg) in datagrams.iter().enumerate() {
         let Some(records) = dtls_records(dg) else {
             if i == 0 {
@@ -609,8 +624,11 @@ fn gather_dtls(datagrams: &[&[u8]]) -> Option<DtlsGather> {
                     }
                     for f in frags {
                         let key = (f.seq, f.ty);
-                        if g.msgs.len() >= MAX_DTLS_MESSAGES && !g.msgs.contains_key(&key) {
-                            continue;
+                        if !g.msgs.contains_key(&key) {
+                            if g.msgs.len() >= MAX_DTLS_MESSAGES || f.length > budget {
+                                continue;
+                            }
+                            budget -= f.length;
                         }
                         let m = g.msgs.entry(key).or_insert_with(|| Reassembly {
                             length: f.length,
@@ -998,4 +1016,289 @@ fn format_serial(raw: &[u8]) -> String {
         let _ = write!(s, "{b:02X}");
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A ClientHello handshake message (header included) offering TLS 1.3 and 1.2 with an SNI.
+    fn client_hello_msg(sni: &[u8]) -> Vec<u8> {
+        let mut body = vec![0x03, 0x03]; // legacy_version TLS 1.2
+        body.extend_from_slice(&[0x11; 32]); // random
+        body.push(0x00); // session_id: empty
+        body.extend_from_slice(&[0x00, 0x02, 0x13, 0x01]); // cipher_suites: TLS_AES_128_GCM_SHA256
+        body.extend_from_slice(&[0x01, 0x00]); // compression_methods: null
+        let mut ext = vec![0x00, 0x00]; // server_name
+        let list_len = sni.len() + 3;
+        ext.extend_from_slice(&((list_len + 2) as u16).to_be_bytes()); // extension length
+        ext.extend_from_slice(&(list_len as u16).to_be_bytes()); // server_name_list length
+        ext.push(0x00); // name_type host_name
+        ext.extend_from_slice(&(sni.len() as u16).to_be_bytes());
+        ext.extend_from_slice(sni);
+        // supported_versions: 0x0a0a (GREASE), TLS 1.3, TLS 1.2
+        ext.extend_from_slice(&[
+            0x00, 0x2b, 0x00, 0x07, 0x06, 0x0a, 0x0a, 0x03, 0x04, 0x03, 0x03,
+        ]);
+        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        body.extend_from_slice(&ext);
+        let mut msg = vec![0x01]; // handshake type client_hello
+        msg.extend_from_slice(&u24(body.len()));
+        msg.extend_from_slice(&body);
+        msg
+    }
+
+    /// Wrap handshake bytes into TLS records of at most `chunk` bytes each.
+    fn records(content_type: u8, payload: &[u8], chunk: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        for part in payload.chunks(chunk) {
+            out.extend_from_slice(&[content_type, 0x03, 0x01]);
+            out.extend_from_slice(&(part.len() as u16).to_be_bytes());
+            out.extend_from_slice(part);
+        }
+        out
+    }
+
+    #[test]
+    fn version_names_as_zeek_writes_them() {
+        let names: Vec<_> = [
+            0x0002, 0x0300, 0x0301, 0x0302, 0x0303, 0x0304, 0xFEFF, 0xFEFD, 0xFEFC, 0x7F17, 0x7F1C,
+            0x0305, 0x0A0A,
+        ]
+        .into_iter()
+        .map(version_name)
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "SSLv2",
+                "SSLv3",
+                "TLSv10",
+                "TLSv11",
+                "TLSv12",
+                "TLSv13",
+                "DTLSv10",
+                "DTLSv12",
+                "DTLSv13",
+                "TLSv13-draft23",
+                "TLSv13-draft28",
+                "unknown-773",
+                "unknown-2570"
+            ]
+        );
+    }
+
+    #[test]
+    fn client_hello_fragmented_over_records() {
+        let msg = client_hello_msg(b"example.com");
+        let want = ClientHello {
+            sni: Some("example.com".into()),
+            version: 0x0303,
+            supported_versions: vec![0x0a0a, 0x0304, 0x0303],
+        };
+        for chunk in [1, 7, 40, msg.len()] {
+            let buf = records(22, &msg, chunk);
+            assert_eq!(
+                parse_client_hello(&buf),
+                TlsNeed::Done(want.clone()),
+                "chunk {chunk}"
+            );
+            for n in 0..buf.len() {
+                assert_eq!(
+                    parse_client_hello(&buf[..n]),
+                    TlsNeed::NeedMore,
+                    "{chunk} {n}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn sni_with_control_and_invalid_bytes_is_escaped() {
+        let buf = records(22, &client_hello_msg(b"a\xff\tb.example"), 512);
+        let TlsNeed::Done(ch) = parse_client_hello(&buf) else {
+            panic!()
+        };
+        assert_eq!(ch.sni.as_deref(), Some("a\\xff\\x09b.example"));
+    }
+
+    #[test]
+    fn not_tls() {
+        // HTTP request, SSH banner, an alert first, a server handshake type first, bad version.
+        for buf in [
+            &b"GET / HTTP/1.1\r\n"[..],
+            b"SSH-2.0-OpenSSH_9.6\r\n",
+            &[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28],
+            &[0x16, 0x03, 0x03, 0x00, 0x04, 0x02, 0x00, 0x00, 0x00],
+            &[0x16, 0x02, 0x00],
+        ] {
+            assert_eq!(parse_client_hello(buf), TlsNeed::NotTls, "{buf:02x?}");
+        }
+        // A record type other than handshake before the ClientHello is complete.
+        let msg = client_hello_msg(b"x");
+        let mut buf = records(22, &msg[..20], 20);
+        buf.extend_from_slice(&[0x17, 0x03, 0x03, 0x00, 0x01, 0x00]);
+        assert_eq!(parse_client_hello(&buf), TlsNeed::NotTls);
+    }
+
+    /// ServerHello body: version, random, session id, cipher, compression, optional extensions.
+    fn server_hello(version: u16, ext: &[u8]) -> Vec<u8> {
+        let mut body = version.to_be_bytes().to_vec();
+        body.extend_from_slice(&[0x22; 32]); // random
+        body.push(0x00); // session_id: empty
+        body.extend_from_slice(&[0xc0, 0x2f, 0x00]); // cipher, compression null
+        if !ext.is_empty() {
+            body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+            body.extend_from_slice(ext);
+        }
+        let mut msg = vec![0x02];
+        msg.extend_from_slice(&u24(body.len()));
+        msg.extend_from_slice(&body);
+        msg
+    }
+
+    #[test]
+    fn server_flight_tls12_ends_at_server_hello_done() {
+        let mut hs = server_hello(0x0303, &[]);
+        hs.extend_from_slice(&[0x0e, 0x00, 0x00, 0x00]); // ServerHelloDone
+        let buf = records(22, &hs, 9);
+        let want = ServerFlight {
+            version: Some(0x0303),
+            certificates: vec![],
+        };
+        assert_eq!(parse_server_flight(&buf), TlsNeed::Done(want.clone()));
+        for n in 0..buf.len() {
+            assert_eq!(
+                parse_server_flight(&buf[..n]),
+                TlsNeed::NeedMore,
+                "prefix {n}"
+            );
+        }
+        // Cut before ServerHelloDone: what is known so far.
+        assert_eq!(server_flight_so_far(&buf[..buf.len() - 6]), Some(want));
+        assert_eq!(server_flight_so_far(&buf[..10]), None);
+    }
+
+    #[test]
+    fn server_flight_tls13_from_supported_versions() {
+        // supported_versions (0x002b) selecting TLS 1.3; records after it are encrypted.
+        let hs = server_hello(0x0303, &[0x00, 0x2b, 0x00, 0x02, 0x03, 0x04]);
+        let mut buf = records(22, &hs, 1000);
+        buf.extend_from_slice(&[0x14, 0x03, 0x03, 0x00, 0x01, 0x01]); // ChangeCipherSpec
+        buf.extend_from_slice(&[0x17, 0x03, 0x03, 0x00, 0x02, 0xde, 0xad]); // encrypted
+        let want = TlsNeed::Done(ServerFlight {
+            version: Some(0x0304),
+            certificates: vec![],
+        });
+        assert_eq!(parse_server_flight(&buf), want);
+        assert_eq!(parse_server_flight(&records(22, &hs, 1000)), want);
+    }
+
+    #[test]
+    fn server_flight_resumed_tls12_ends_at_change_cipher_spec() {
+        let mut buf = records(22, &server_hello(0x0301, &[]), 1000);
+        assert_eq!(parse_server_flight(&buf), TlsNeed::NeedMore);
+        buf.extend_from_slice(&[0x14, 0x03, 0x01, 0x00, 0x01, 0x01]);
+        assert_eq!(
+            parse_server_flight(&buf),
+            TlsNeed::Done(ServerFlight {
+                version: Some(0x0301),
+                certificates: vec![],
+            })
+        );
+    }
+
+    #[test]
+    fn server_alert_only() {
+        // Alert record: fatal (2), handshake_failure (40).
+        let buf = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28];
+        let done = TlsNeed::Done(ServerFlight {
+            version: None,
+            certificates: vec![],
+        });
+        assert_eq!(parse_server_flight(&buf), done);
+        for n in 0..buf.len() {
+            assert_eq!(
+                parse_server_flight(&buf[..n]),
+                TlsNeed::NeedMore,
+                "prefix {n}"
+            );
+        }
+    }
+
+    #[test]
+    fn serials_as_openssl_prints_them() {
+        assert_eq!(format_serial(&[0x00, 0xE8, 0xE4, 0x8E]), "E8E48E");
+        assert_eq!(format_serial(&[0x01]), "01");
+        assert_eq!(format_serial(&[0x0B, 0x67, 0x71]), "0B6771");
+        assert_eq!(format_serial(&[0x00]), "00");
+        assert_eq!(format_serial(&[]), "00");
+        // Negative serials (high bit set, no padding): two's complement magnitude.
+        assert_eq!(format_serial(&[0xFF]), "-01");
+        assert_eq!(format_serial(&[0x80, 0x00]), "-8000");
+    }
+
+    fn esc(data: &[u8], width: usize) -> String {
+        let mut s = String::new();
+        escape_value(data, width, &mut s);
+        s
+    }
+
+    #[test]
+    fn rfc2253_escaping_like_openssl() {
+        assert_eq!(esc(b"Let's Encrypt", 1), "Let's Encrypt");
+        assert_eq!(esc(b"Acme, Inc.", 1), "Acme\\, Inc.");
+        assert_eq!(
+            esc(b"a+b;c<d>e\"f\\g=h", 1),
+            "a\\+b\\;c\\<d\\>e\\\"f\\\\g=h"
+        );
+        assert_eq!(esc(b" lead and trail ", 1), "\\ lead and trail\\ ");
+        assert_eq!(esc(b"#first, not #later", 1), "\\#first\\, not #later");
+        assert_eq!(esc(b"tab\there\x7f", 1), "tab\\09here\\7F");
+        // UTF8String: bytes above 0x7F escaped one by one.
+        assert_eq!(esc("Zürich".as_bytes(), 0), "Z\\C3\\BCrich");
+        // T61String (Latin-1 byte 0xFC) is converted to UTF-8 first.
+        assert_eq!(esc(b"Z\xfcrich", 1), "Z\\C3\\BCrich");
+        // BMPString, two bytes per character.
+        assert_eq!(esc(&[0x00, 0x5A, 0x00, 0xFC], 2), "Z\\C3\\BC");
+        // UniversalString, four bytes per character.
+        assert_eq!(esc(&[0x00, 0x00, 0x00, 0x41], 4), "A");
+    }
+
+    #[test]
+    fn dtls_client_hello_single_datagram() {
+        // DTLS ClientHello body: version, random, session id, cookie, ciphers, compression.
+        let mut body = vec![0xfe, 0xfd];
+        body.extend_from_slice(&[0x33; 32]);
+        body.extend_from_slice(&[0x00, 0x00]); // empty session id, empty cookie
+        body.extend_from_slice(&[0x00, 0x02, 0xc0, 0x2b, 0x01, 0x00]);
+        let mut hs = vec![0x01];
+        hs.extend_from_slice(&u24(body.len())); // length
+        hs.extend_from_slice(&[0x00, 0x00]); // message_seq
+        hs.extend_from_slice(&[0x00, 0x00, 0x00]); // fragment_offset
+        hs.extend_from_slice(&u24(body.len())); // fragment_length
+        hs.extend_from_slice(&body);
+        let mut dg = vec![0x16, 0xfe, 0xff, 0x00, 0x00, 0, 0, 0, 0, 0, 0];
+        dg.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+        dg.extend_from_slice(&hs);
+        assert_eq!(
+            parse_dtls_client_hello(&dg),
+            TlsNeed::Done(ClientHello {
+                sni: None,
+                version: 0xfefd,
+                supported_versions: vec![],
+            })
+        );
+        for n in 0..dg.len() {
+            assert_eq!(
+                parse_dtls_client_hello(&dg[..n]),
+                TlsNeed::NeedMore,
+                "prefix {n}"
+            );
+        }
+        assert_eq!(
+            parse_dtls_client_hello(b"\x16\x03\x01\x00"),
+            TlsNeed::NotTls
+        );
+    }
 }
