@@ -97,9 +97,10 @@ pub struct CertInfo {
     /// OpenSSL long names (`rsaEncryption`, `sha256WithRSAEncryption`), else the dotted OID.
     pub key_alg: String,
     pub sig_alg: String,
-    /// `rsa`, `dsa` or `ecdsa`, like Zeek; `None` for other key types.
+    /// `rsa`, `dsa` or `ecdsa` like Zeek, `ML-DSA-44/65/87` like Zeek on OpenSSL >= 3.5;
+    /// `None` for other key types.
     pub key_type: Option<String>,
-    /// RSA modulus bits, DSA p bits, EC group order bits.
+    /// RSA modulus bits, DSA p bits, EC group order bits, ML-DSA public key bits.
     pub key_length: Option<u64>,
     /// basicConstraints cA, when the extension is present.
     pub basic_constraints_ca: Option<bool>,
@@ -698,9 +699,9 @@ pub fn cert_info(der: &[u8]) -> Option<CertInfo> {
     let spki = &tbs.subject_pki;
     let key_oid = &spki.algorithm.algorithm;
     let (key_type, key_length) = match spki.parsed() {
-        Ok(PublicKey::RSA(rsa)) => (Some("rsa"), bit_length(rsa.modulus)),
+        Ok(PublicKey::RSA(rsa)) => (Some("rsa".to_string()), bit_length(rsa.modulus)),
         Ok(PublicKey::EC(_)) => (
-            Some("ecdsa"),
+            Some("ecdsa".to_string()),
             spki.algorithm
                 .parameters
                 .as_ref()
@@ -708,12 +709,19 @@ pub fn cert_info(der: &[u8]) -> Option<CertInfo> {
                 .and_then(|curve| ec_order_bits(&curve.to_id_string())),
         ),
         Ok(PublicKey::DSA(_)) => (
-            Some("dsa"),
+            Some("dsa".to_string()),
             spki.algorithm
                 .parameters
                 .as_ref()
                 .and_then(|p| dsa_p_bits(p.as_bytes())),
         ),
+        Ok(PublicKey::Unknown(raw)) => match oid_long_name(key_oid).as_str() {
+            // OpenSSL >= 3.5 names ML-DSA keys and counts their bits as the public key's.
+            name @ ("ML-DSA-44" | "ML-DSA-65" | "ML-DSA-87") => {
+                (Some(name.to_string()), Some(raw.len() as u64 * 8))
+            }
+            _ => (None, None),
+        },
         _ => (None, None),
     };
     let san_dns = match cert.subject_alternative_name() {
@@ -744,7 +752,7 @@ pub fn cert_info(der: &[u8]) -> Option<CertInfo> {
         version: u64::from(tbs.version.0) + 1,
         key_alg: oid_long_name(key_oid),
         sig_alg: oid_long_name(&cert.signature_algorithm.algorithm),
-        key_type: key_type.map(str::to_string),
+        key_type,
         key_length,
         basic_constraints_ca,
     })
