@@ -86,18 +86,20 @@ pub fn parse_request(buf: &[u8]) -> Option<HttpRequest> {
     config.ignore_invalid_headers_in_requests(true);
     match config.parse_request(&mut req, head) {
         Ok(httparse::Status::Complete(_)) => Some(from_parsed(&req)),
+        Ok(httparse::Status::Partial) => parse_lines(&config, head),
         Err(httparse::Error::TooManyHeaders) => {
             // Keep the request line and the first headers that fit.
             let end = memchr::memmem::find_iter(head, b"\r\n").nth(MAX_HEADERS - 1)?;
             parse_closed(&config, head.get(..end + 2)?)
         }
-        Err(_) if http09(head).is_some() => http09(head),
-        Ok(httparse::Status::Partial) | Err(_) => {
-            // Cut inside the head (or a bad header line): keep the complete lines.
-            let end = memchr::memmem::rfind(head, b"\r\n")?;
-            parse_closed(&config, head.get(..end + 2)?)
-        }
+        Err(_) => lenient(&config, head),
     }
+}
+
+/// Parse the complete lines of a head cut short (or with a bad header line).
+fn parse_lines(config: &httparse::ParserConfig, head: &[u8]) -> Option<HttpRequest> {
+    let end = memchr::memmem::rfind(head, b"\r\n")?;
+    parse_closed(config, head.get(..end + 2)?)
 }
 
 /// Parse complete lines as a whole head (an empty line is appended).
@@ -112,24 +114,69 @@ fn parse_closed(config: &httparse::ParserConfig, lines: &[u8]) -> Option<HttpReq
     }
 }
 
-/// An HTTP/0.9 request line: `METHOD SP URI CRLF`, no version, no headers (Zeek logs `0.9`).
-fn http09(head: &[u8]) -> Option<HttpRequest> {
-    let end = memchr::memchr(b'\n', head)?;
-    let line = std::str::from_utf8(head.get(..end)?)
-        .ok()?
-        .trim_end_matches('\r');
-    let mut parts = line.split(' ').filter(|p| !p.is_empty());
-    let (method, uri) = (parts.next()?, parts.next()?);
-    if parts.next().is_some() {
+/// A request line `httparse` rejects but Zeek reads (spaces or non-UTF-8 bytes in the URI, no
+/// version for HTTP/0.9): split it like Zeek (method, URI up to the last ` HTTP/`), and let
+/// `httparse` read the header lines under a stand-in request line.
+fn lenient(config: &httparse::ParserConfig, head: &[u8]) -> Option<HttpRequest> {
+    let line_end = memchr::memchr(b'\n', head)?;
+    let line = head.get(..line_end)?;
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let sp = memchr::memchr(b' ', line)?;
+    let method = line.get(..sp)?;
+    let rest = line.get(sp + 1..)?.trim_ascii();
+    let (uri, version) = match memchr::memmem::rfind(rest, b" HTTP/") {
+        Some(i) => (rest.get(..i)?.trim_ascii(), rest.get(i + 6..)?),
+        None => (rest, &b"0.9"[..]),
+    };
+    if uri.is_empty() {
         return None;
     }
+    let mut stand_in = b"GET / HTTP/1.1\r\n".to_vec();
+    stand_in.extend_from_slice(head.get(line_end + 1..)?);
+    let headers = match parse_request_strict(config, &stand_in) {
+        Some(r) => r,
+        None => parse_lines(config, &stand_in).unwrap_or(HttpRequest {
+            method: String::new(),
+            uri: String::new(),
+            version: String::new(),
+            host: None,
+            user_agent: None,
+        }),
+    };
     Some(HttpRequest {
-        method: method.to_string(),
-        uri: uri.to_string(),
-        version: "0.9".to_string(),
-        host: None,
-        user_agent: None,
+        method: escape(method),
+        uri: escape(uri),
+        version: escape(version),
+        host: headers.host,
+        user_agent: headers.user_agent,
     })
+}
+
+fn parse_request_strict(config: &httparse::ParserConfig, head: &[u8]) -> Option<HttpRequest> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    match config.parse_request(&mut req, head) {
+        Ok(httparse::Status::Complete(_)) => Some(from_parsed(&req)),
+        _ => None,
+    }
+}
+
+/// Text of wire bytes: UTF-8 as is, other bytes and controls as Zeek's `\xNN`.
+fn escape(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) if !s.chars().any(char::is_control) => s.to_string(),
+        _ => {
+            let mut out = String::with_capacity(b.len() * 2);
+            for &c in b {
+                if (0x20..0x7F).contains(&c) {
+                    out.push(char::from(c));
+                } else {
+                    out.push_str(&format!("\\x{c:02x}"));
+                }
+            }
+            out
+        }
+    }
 }
 
 fn from_parsed(req: &httparse::Request) -> HttpRequest {
@@ -185,6 +232,19 @@ mod tests {
     fn http09_request_line() {
         let req = parse_request(b"GET /\r\n\r\n").unwrap();
         assert_eq!((req.uri.as_str(), req.version.as_str()), ("/", "0.9"));
+    }
+
+    #[test]
+    fn request_lines_httparse_rejects_are_read_like_zeek() {
+        let req = parse_request(b"GET /a b.html HTTP/1.1\r\nHost: x.example\r\n\r\n").unwrap();
+        assert_eq!(req.uri, "/a b.html");
+        assert_eq!(req.version, "1.1");
+        assert_eq!(req.host.as_deref(), Some("x.example"));
+        let req = parse_request(b"GET /caf\xe9 HTTP/1.0\r\nUser-Agent: m\r\n").unwrap();
+        assert_eq!(req.uri, "/caf\\xe9");
+        assert_eq!(req.user_agent.as_deref(), Some("m"));
+        let req = parse_request(b"GET /caf\xc3\xa9 HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(req.uri, "/café");
     }
 
     #[test]
