@@ -705,3 +705,61 @@ fn cert_info_on_damaged_der_never_panics() {
         let _ = cert_info(&m);
     }
 }
+
+/// Deterministic random damage (several bytes changed, inserted or removed, then a cut) to every
+/// TLS and DTLS fixture stream: no panic, whatever comes out.
+#[test]
+fn random_damage_never_panics() {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut rng = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let pairs = [
+        "tls11",
+        "tls12-extensions-default",
+        "tls13-chrome-x25519kyber-sni",
+        "gridftp-tls-client-certs",
+        "dtls12-selfsigned",
+    ];
+    for pair in pairs {
+        for f in flows(pair) {
+            let streams: Vec<Vec<u8>> = if f.udp {
+                f.orig_dgrams
+                    .iter()
+                    .chain(&f.resp_dgrams)
+                    .cloned()
+                    .collect()
+            } else {
+                vec![f.orig_bytes.clone(), f.resp_bytes.clone()]
+            };
+            for s in streams.iter().filter(|s| !s.is_empty()) {
+                let s = &s[..s.len().min(6_000)];
+                for _ in 0..400 {
+                    let mut m = s.to_vec();
+                    for _ in 0..1 + rng() % 8 {
+                        let i = (rng() as usize) % m.len().max(1);
+                        match rng() % 3 {
+                            0 if i < m.len() => m[i] = rng() as u8,
+                            1 => m.insert(i.min(m.len()), rng() as u8),
+                            _ if i < m.len() => {
+                                m.remove(i);
+                            }
+                            _ => {}
+                        }
+                    }
+                    let cut = (rng() as usize) % (m.len() + 1);
+                    let m = &m[..cut.max(m.len() / 2)];
+                    let _ = parse_client_hello(m);
+                    let _ = parse_server_flight(m);
+                    let _ = server_flight_so_far(m);
+                    let _ = parse_dtls_client_hello(m);
+                    let _ = parse_dtls_server_flight(&[m, m]);
+                    let _ = parse_request(m);
+                }
+            }
+        }
+    }
+}
