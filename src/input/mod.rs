@@ -13,6 +13,7 @@
 
 pub mod pcap;
 pub mod zeek;
+pub mod zeek_runner;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

@@ -4,3 +4,4 @@
 mod intel;
 mod reference_cases;
 mod report;
+mod tls;

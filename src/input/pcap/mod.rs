@@ -1,2 +1,4 @@
-//! Capture input (pcap and pcapng): decoded natively into model records. Owned by the capture
-//! decoder work; this placeholder only reserves the module.
+//! Native capture decoding: pure, bounded application-layer parsers used by the flow decoder.
+
+pub mod http;
+pub mod tls;
