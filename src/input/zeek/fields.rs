@@ -4,7 +4,8 @@
 //! `certificate.subject`, ...). The TSV and JSON readers resolve their column names to these once
 //! per header block (TSV) or per key (JSON), accepting the renamings Zeek itself can produce: the
 //! scope separator `_` or `*` instead of `.` (`id_orig_h`, `Log::default_scope_sep`) and the
-//! common `Log::default_field_name_map` of `id.*` to `src`, `src_port`, `dst`, `dst_port`. A
+//! common `Log::default_field_name_map` of `id.*` to `src`, `src_port`, `dst`, `dst_port`, and
+//! ssl.log's `issuer_subject` of Zeek 2.1-2.2 for `issuer`. A
 //! canonical name always wins over a renamed one. The readers then expose a row through the
 //! [`Row`] trait, and [`map_row`] builds the record for the file's log kind from it; the mapping
 //! never sees a position or a Zeek version, only names. Which record a log kind yields follows
@@ -138,6 +139,8 @@ fn table() -> &'static HashMap<String, (F, Match)> {
             ("src_port", F::OrigP),
             ("dst", F::RespH),
             ("dst_port", F::RespP),
+            // ssl.log of Zeek 2.1-2.2 named the leaf's issuer `issuer_subject`.
+            ("issuer_subject", F::Issuer),
         ] {
             m.entry(alias.to_string()).or_insert((f, Match::Alias));
         }
