@@ -5,6 +5,7 @@ use crate::alert::Level;
 use crate::cli::{Cli, Command};
 use crate::config::{AnalyzeConfig, Engine};
 use crate::facts::{Facts, FactsBuilder};
+use crate::input::zeek_runner::{self, ZeekOutput, ZeekRunner};
 use crate::input::{self, InputFile, InputKind};
 use crate::model::{Diagnostic, Location, Record, Sink};
 use crate::progress::Progress;
@@ -242,13 +243,47 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
     Ok(report)
 }
 
+/// How long Zeek may take over one capture.
+pub const ZEEK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+
 fn read_capture(
-    _f: &InputFile,
-    _engine: Engine,
-    _zeek_files: &mut Vec<(InputFile, String)>,
-    _temp_dirs: &mut Vec<()>,
+    f: &InputFile,
+    engine: Engine,
+    zeek_files: &mut Vec<(InputFile, String)>,
+    temp_dirs: &mut Vec<ZeekOutput>,
 ) -> Result<Option<(Buffered, InputSummary)>> {
-    anyhow::bail!("captures are not supported in this build yet")
+    let use_zeek = match engine {
+        Engine::Native => false,
+        Engine::Zeek => true,
+        Engine::Auto => zeek_runner::find_zeek().is_some(),
+    };
+    if use_zeek {
+        let runner =
+            ZeekRunner::from_path(ZEEK_TIMEOUT).context("--engine zeek: no `zeek` on PATH")?;
+        let out = runner.run(&f.path)?;
+        let (logs, bad) = input::discover(&[out.path().to_path_buf()]);
+        if let Some(b) = bad.first() {
+            anyhow::bail!("reading Zeek's logs: {b}");
+        }
+        for log in logs {
+            let name = log
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            let shown = format!("{} (zeek: {name})", f.path.display());
+            zeek_files.push((log, shown));
+        }
+        temp_dirs.push(out);
+        return Ok(None);
+    }
+    native_capture(f)
+}
+
+fn native_capture(_f: &InputFile) -> Result<Option<(Buffered, InputSummary)>> {
+    anyhow::bail!(
+        "the native capture decoder is not in this build yet; install zeek or use --engine zeek"
+    )
 }
 
 fn whitelisted_destinations(ctx: &Context<'_>) -> Vec<WhitelistedDestination> {

@@ -73,33 +73,87 @@ pub struct InputFile {
 /// directory entries sorted by name). The second vector holds `path: reason` for every path or
 /// file that could not be read or is not an input.
 pub fn discover(paths: &[PathBuf]) -> (Vec<InputFile>, Vec<String>) {
-    let mut found = Vec::new();
-    let mut problems = Vec::new();
+    let mut w = Walk::default();
     for path in paths {
         match std::fs::metadata(path) {
-            Ok(m) if m.is_dir() => walk(path, 0, &mut found, &mut problems),
-            Ok(_) => match detect(path) {
-                Ok(Some(f)) => found.push(f),
-                Ok(None) => problems.push(format!(
-                    "{}: not a Zeek log or a capture (unrecognised content)",
-                    path.display()
-                )),
-                Err(e) => problems.push(format!("{}: {e}", path.display())),
-            },
-            Err(e) => problems.push(format!("{}: {e}", path.display())),
+            Ok(m) if m.is_dir() => w.walk(path, 0),
+            Ok(_) => {
+                if !w.first_visit(path) {
+                    continue;
+                }
+                match detect(path) {
+                    Ok(Some(f)) => w.found.push(f),
+                    Ok(None) => w.problems.push(format!(
+                        "{}: not a Zeek log or a capture (unrecognised content)",
+                        path.display()
+                    )),
+                    Err(e) => w.problems.push(format!("{}: {e}", path.display())),
+                }
+            }
+            Err(e) => w.problems.push(format!("{}: {e}", path.display())),
         }
     }
-    (found, problems)
+    (w.found, w.problems)
 }
 
-fn walk(dir: &Path, depth: usize, found: &mut Vec<InputFile>, problems: &mut Vec<String>) {
-    if depth > MAX_DEPTH {
-        problems.push(format!(
-            "{}: directories nested deeper than {MAX_DEPTH}; not searched",
-            dir.display()
-        ));
-        return;
+/// State of one discovery: what was found, what went wrong, and the files and directories
+/// already visited (by canonical path), so that a file named twice or reached through a
+/// symbolic link is read once and link loops end.
+#[derive(Default)]
+struct Walk {
+    found: Vec<InputFile>,
+    problems: Vec<String>,
+    seen: std::collections::HashSet<PathBuf>,
+}
+
+impl Walk {
+    fn first_visit(&mut self, path: &Path) -> bool {
+        match std::fs::canonicalize(path) {
+            Ok(c) => self.seen.insert(c),
+            Err(_) => true,
+        }
     }
+
+    fn walk(&mut self, dir: &Path, depth: usize) {
+        if !self.first_visit(dir) {
+            return;
+        }
+        if depth > MAX_DEPTH {
+            self.problems.push(format!(
+                "{}: directories nested deeper than {MAX_DEPTH}; not searched",
+                dir.display()
+            ));
+            return;
+        }
+        let mut subdirs_and_files = Vec::new();
+        list_dir(dir, &mut subdirs_and_files, &mut self.problems);
+        for (path, is_dir) in subdirs_and_files {
+            if is_dir {
+                self.walk(&path, depth + 1);
+                continue;
+            }
+            if !self.first_visit(&path) {
+                continue;
+            }
+            match detect(&path) {
+                Ok(Some(f)) => self.found.push(f),
+                Ok(None) => {
+                    if known_log_name(&path) {
+                        self.problems.push(format!(
+                            "{}: not a Zeek log or a capture (unrecognised content)",
+                            path.display()
+                        ));
+                    }
+                }
+                Err(e) => self.problems.push(format!("{}: {e}", path.display())),
+            }
+        }
+    }
+}
+
+/// The visible entries of `dir` in name order, each with whether it is a directory; other
+/// entries than files and directories (sockets, broken links) are left out.
+fn list_dir(dir: &Path, out: &mut Vec<(PathBuf, bool)>, problems: &mut Vec<String>) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
@@ -121,19 +175,8 @@ fn walk(dir: &Path, depth: usize, found: &mut Vec<InputFile>, problems: &mut Vec
     paths.sort();
     for path in paths {
         match std::fs::metadata(&path) {
-            Ok(m) if m.is_dir() => walk(&path, depth + 1, found, problems),
-            Ok(m) if m.is_file() => match detect(&path) {
-                Ok(Some(f)) => found.push(f),
-                Ok(None) => {
-                    if known_log_name(&path) {
-                        problems.push(format!(
-                            "{}: not a Zeek log or a capture (unrecognised content)",
-                            path.display()
-                        ));
-                    }
-                }
-                Err(e) => problems.push(format!("{}: {e}", path.display())),
-            },
+            Ok(m) if m.is_dir() => out.push((path, true)),
+            Ok(m) if m.is_file() => out.push((path, false)),
             Ok(_) => {}
             Err(e) => problems.push(format!("{}: {e}", path.display())),
         }
@@ -153,14 +196,25 @@ fn looks_like_log_name(path: &Path) -> bool {
     .any(|ext| name.ends_with(ext) || name.contains(&format!("{ext}.")))
 }
 
-/// Whether the file name names one of the Zeek logs captriage reads (`conn.log`, `dns.json.gz`,
-/// ...), so that unrecognised content there is a problem rather than an unrelated file.
+/// Whether a file whose content says nothing should still go to the Zeek reader (so that it can
+/// say what is wrong): a `.log` name, or a JSON name (`.json`, `.ndjson`) of a log kind captriage
+/// reads. Other JSON documents in a log directory (indicator lists, configs, reports) are not logs.
 fn known_log_name(path: &Path) -> bool {
     let name = path
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
-    looks_like_log_name(path) && !matches!(zeek::kind_from_file_name(&name), LogKind::Other(_))
+    looks_like_log_name(path)
+        && (!json_document_name(&name)
+            || !matches!(zeek::kind_from_file_name(&name), LogKind::Other(_)))
+}
+
+/// A `.json` or `.ndjson` name (possibly compressed).
+fn json_document_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [".json", ".ndjson"]
+        .iter()
+        .any(|ext| name.ends_with(ext) || name.contains(&format!("{ext}.")))
 }
 
 /// Opens `path` for reading with a 256 KiB buffer, decompressing gzip (all members) when the
@@ -220,7 +274,9 @@ pub fn detect(path: &Path) -> std::io::Result<Option<InputFile>> {
         .unwrap_or_default();
     let kind = match sniff(&head, &name) {
         Some(k) => k,
-        None if known_log_name(path) && !head.starts_with(&GZIP_MAGIC) => InputKind::Zeek {
+        // Named like one of the logs we read and text (no NUL byte): let the reader say what
+        // is wrong with it.
+        None if known_log_name(path) && memchr::memchr(0, &head).is_none() => InputKind::Zeek {
             kind: zeek::kind_from_file_name(&name),
             format: LogFormat::Tsv,
         },
@@ -274,7 +330,7 @@ pub fn sniff(head: &[u8], name: &str) -> Option<InputKind> {
                     .map(|p| LogKind::from_path_name(&p))
                     .unwrap_or_else(fallback),
                 _ => match fallback() {
-                    LogKind::Other(_) => return None,
+                    LogKind::Other(_) if json_document_name(name) => return None,
                     k => k,
                 },
             };

@@ -5,3 +5,4 @@ mod intel;
 mod reference_cases;
 mod report;
 mod tls;
+mod zeek_reader;

@@ -197,6 +197,7 @@ impl Reader<'_> {
         };
         let mut row = tsv::TsvRow {
             line,
+            line_str: std::str::from_utf8(line).ok(),
             cols: &self.cols,
             schema,
             meta: &self.header.meta,

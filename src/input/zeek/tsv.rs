@@ -93,6 +93,7 @@ impl Header {
         // A custom meta prefix declares itself with `<prefix>separator ` before any schema.
         if self.schema.is_none()
             && !self.seen_meta
+            && line.first() != Some(&b'{')
             && let Some(pos) = memmem::find(line, b"separator ")
         {
             let prefix = line.get(..pos).unwrap_or_default();
@@ -345,6 +346,8 @@ fn text_of_bytes(v: Vec<u8>) -> String {
 /// One TSV data line, split into fields, seen through the schema.
 pub(crate) struct TsvRow<'a, 's> {
     pub line: &'a [u8],
+    /// `line` as text when it is valid UTF-8 (checked once, so fields need no check of their own).
+    pub line_str: Option<&'a str>,
     pub cols: &'s [(usize, usize)],
     pub schema: &'s Schema,
     pub meta: &'s Meta,
@@ -358,7 +361,7 @@ enum Val<'a> {
     Raw(&'a [u8]),
 }
 
-impl<'a> TsvRow<'a, '_> {
+impl<'a, 's> TsvRow<'a, 's> {
     fn val(&self, f: F) -> Val<'a> {
         let line: &'a [u8] = self.line;
         let raw = self
@@ -377,10 +380,22 @@ impl<'a> TsvRow<'a, '_> {
         }
     }
 
+    /// `raw` (a piece of the line) as text, if it is valid UTF-8.
+    fn as_str(&self, raw: &'a [u8]) -> Option<&'a str> {
+        let off = (raw.as_ptr() as usize).checked_sub(self.line.as_ptr() as usize);
+        match (self.line_str, off) {
+            (Some(l), Some(off)) => match l.get(off..off + raw.len()) {
+                Some(s) => Some(s),
+                None => std::str::from_utf8(raw).ok(),
+            },
+            _ => std::str::from_utf8(raw).ok(),
+        }
+    }
+
     fn decode(&mut self, raw: &'a [u8]) -> Cow<'a, str> {
-        let s = match std::str::from_utf8(raw) {
-            Ok(s) => s,
-            Err(_) => {
+        let s = match self.as_str(raw) {
+            Some(s) => s,
+            None => {
                 self.bad_utf8 = true;
                 return Cow::Owned(String::from_utf8_lossy(&unescape(raw)).into_owned());
             }
@@ -405,18 +420,21 @@ impl<'a> TsvRow<'a, '_> {
         let Val::Raw(raw) = self.val(f) else {
             return None;
         };
-        let v = std::str::from_utf8(raw).ok().and_then(|s| s.parse().ok());
+        let v = self.as_str(raw).and_then(|s| s.parse().ok());
         if v.is_none() {
             self.flag(f, ty, raw);
         }
         v
     }
 
-    fn elements(&self, f: F) -> Vec<&'a [u8]> {
-        match self.val(f) {
-            Val::Raw(raw) => split(raw, &self.meta.set_sep).collect(),
-            _ => Vec::new(),
-        }
+    /// The elements of a set or vector column (none when unset or empty).
+    fn elements(&self, f: F) -> impl Iterator<Item = &'a [u8]> + use<'a, 's> {
+        let meta: &'s Meta = self.meta;
+        let raw: &'a [u8] = match self.val(f) {
+            Val::Raw(raw) => raw,
+            _ => b"",
+        };
+        split(raw, &meta.set_sep).filter(move |_| !raw.is_empty())
     }
 }
 
@@ -430,8 +448,11 @@ impl<'a> Row<'a> for TsvRow<'a, '_> {
     }
 
     fn texts(&mut self, f: F) -> Vec<Cow<'a, str>> {
-        let elements = self.elements(f);
-        elements.into_iter().map(|e| self.decode(e)).collect()
+        let mut out = Vec::new();
+        for e in self.elements(f) {
+            out.push(self.decode(e));
+        }
+        out
     }
 
     fn count(&mut self, f: F) -> Option<u64> {
@@ -445,10 +466,7 @@ impl<'a> Row<'a> for TsvRow<'a, '_> {
     fn reals(&mut self, f: F) -> Vec<f64> {
         let mut out = Vec::new();
         for e in self.elements(f) {
-            match std::str::from_utf8(e)
-                .ok()
-                .and_then(|s| s.parse::<f64>().ok())
-            {
+            match self.as_str(e).and_then(|s| s.parse::<f64>().ok()) {
                 Some(v) => out.push(v),
                 None => self.flag(f, Ty::Real, e),
             }
@@ -485,9 +503,7 @@ impl<'a> Row<'a> for TsvRow<'a, '_> {
         let Val::Raw(raw) = self.val(f) else {
             return None;
         };
-        let v = std::str::from_utf8(raw)
-            .ok()
-            .and_then(crate::names::parse_addr);
+        let v = self.as_str(raw).and_then(crate::names::parse_addr);
         if v.is_none() {
             self.flag(f, Ty::Addr, raw);
         }
@@ -497,10 +513,7 @@ impl<'a> Row<'a> for TsvRow<'a, '_> {
     fn addrs(&mut self, f: F) -> Vec<IpAddr> {
         let mut out = Vec::new();
         for e in self.elements(f) {
-            match std::str::from_utf8(e)
-                .ok()
-                .and_then(crate::names::parse_addr)
-            {
+            match self.as_str(e).and_then(crate::names::parse_addr) {
                 Some(a) => out.push(a),
                 None => self.flag(f, Ty::Addr, e),
             }
