@@ -1,10 +1,12 @@
 //! The Echap stalkerware indicators' `ioc.yaml` (and `watchware.yaml`): a YAML list of apps,
 //! each with `name`, `type`, `packages`, `certificates`, `websites` and `c2: {ips, domains}`.
 //!
-//! Only `c2.ips` (ip4addr/ip6addr) and `c2.domains` (domain) are loaded, tagged with the app's
-//! `type` (`stalkerware`, `watchware`). The `certificates` are SHA-1 fingerprints of APK signing
+//! Loaded, tagged with the app's `type` (`stalkerware`, `watchware`): `c2.ips` (ip4addr/ip6addr),
+//! `c2.domains` (domain) and `distribution` (the download hosts, as upstream's own generated
+//! feeds include them; an entry that is a URL is reported and skipped rather than reduced to its
+//! host, which is a code-hosting site). The `certificates` are SHA-1 fingerprints of APK signing
 //! certificates, not TLS certificates: they are counted as unsupported, never loaded as
-//! sha1cert. `websites` are the vendors' sites, not C2, and are not loaded.
+//! sha1cert. `websites` are the vendors' own sites and are not loaded.
 //!
 //! serde_norway parses the YAML; it reports no positions for values, so each indicator's line is
 //! found by scanning the app's block (from one top-level `- ` item to the next) for the
@@ -76,25 +78,37 @@ pub fn parse_reader(source: Arc<str>, r: impl Read, b: &mut IntelBuilder) -> any
                 b.unsupported(&source, "APK signing certificate (not a TLS certificate)");
             }
         }
-        let Some(c2) = m.get("c2") else { continue };
-        let mut cursor = block.find("\n  c2:").map(|o| o + 1).unwrap_or(0);
-        for (key, kind) in [("ips", None), ("domains", Some(IocType::Domain))] {
-            let Some(list) = c2.get(key) else { continue };
+        let mut lists: Vec<(&str, &Value, usize)> = Vec::new();
+        if let Some(d) = m.get("distribution") {
+            let at = block.find("\n  distribution:").map(|o| o + 1).unwrap_or(0);
+            lists.push(("distribution", d, at));
+        }
+        if let Some(c2) = m.get("c2") {
+            let at = block.find("\n  c2:").map(|o| o + 1).unwrap_or(0);
+            for key in ["ips", "domains"] {
+                if let Some(list) = c2.get(key) {
+                    let at = block
+                        .get(at..)
+                        .and_then(|r| r.find(&format!("{key}:")))
+                        .map_or(at, |o| at + o);
+                    lists.push((key, list, at));
+                }
+            }
+        }
+        for (key, list, start) in lists {
             let Value::Sequence(items) = list else {
                 b.invalid(
                     Location::line(&source, app_line),
-                    format!("c2.{key} of app {i} is not a list"),
+                    format!("{key} of app {i} is not a list"),
                 );
                 continue;
             };
-            if let Some(o) = block.get(cursor..).and_then(|r| r.find(&format!("{key}:"))) {
-                cursor += o;
-            }
+            let mut cursor = start;
             for item in items {
                 let Some(value) = item.as_str() else {
                     b.invalid(
                         Location::line(&source, app_line),
-                        format!("c2.{key} of app {i}: an entry is not text"),
+                        format!("{key} of app {i}: an entry is not text"),
                     );
                     continue;
                 };
@@ -108,17 +122,21 @@ pub fn parse_reader(source: Arc<str>, r: impl Read, b: &mut IntelBuilder) -> any
                     }
                     None => app_line,
                 };
-                let kind = kind.unwrap_or(match crate::names::parse_addr(value) {
+                let loc = Location::line(&source, line);
+                let kind = match crate::names::parse_addr(value) {
                     Some(ip) if ip.is_ipv6() => IocType::Ip6addr,
-                    _ => IocType::Ip4addr,
-                });
-                b.add(
-                    TypeSpec::Known(kind),
-                    value,
-                    Some(tag),
-                    None,
-                    Location::line(&source, line),
-                );
+                    Some(_) => IocType::Ip4addr,
+                    None if key == "ips" => IocType::Ip4addr,
+                    None if key == "distribution" && value.contains('/') => {
+                        b.invalid(
+                            loc,
+                            format!("distribution URL {value:?} is not a host; skipped"),
+                        );
+                        continue;
+                    }
+                    None => IocType::Domain,
+                };
+                b.add(TypeSpec::Known(kind), value, Some(tag), None, loc);
             }
         }
     }
