@@ -178,6 +178,17 @@ pub fn normalize_value(kind: IocType, raw: &str) -> Result<String, String> {
 /// [`normalize_value`] without the reason (no allocation for a value that does not fit), for
 /// type inference over large lists. `raw` is trimmed and not empty.
 fn normalized(kind: IocType, raw: &str) -> Option<String> {
+    // Cheap shape checks first: type inference tries every type on every untyped value.
+    let b = raw.as_bytes();
+    let ipv4_chars = || b.iter().all(|c| c.is_ascii_digit() || *c == b'.');
+    match kind {
+        IocType::Ip4addr if !ipv4_chars() && !b.contains(&b':') => return None,
+        IocType::Ip6addr if !b.contains(&b':') => return None,
+        IocType::Cidr if !b.contains(&b'/') && !b.contains(&b':') && !ipv4_chars() => {
+            return None;
+        }
+        _ => {}
+    }
     match kind {
         IocType::Ip4addr => match parse_addr(raw) {
             Some(ip @ IpAddr::V4(_)) => Some(ip.to_string()),
@@ -378,6 +389,15 @@ impl IntelBuilder {
                 .per_source
                 .entry((src.to_string(), kind))
                 .or_default() += n;
+        }
+    }
+
+    /// Reserves room for about `n` more indicators, mostly of type `kind` (loaders of large
+    /// files call it once, which saves rehashing while the maps grow).
+    pub fn reserve(&mut self, kind: IocType, n: usize) {
+        self.indicators.reserve(n);
+        if let Some(m) = self.index.get_mut(kind as usize) {
+            m.reserve(n);
         }
     }
 

@@ -34,6 +34,10 @@ pub fn parse_reader(source: Arc<str>, r: impl Read, b: &mut IntelBuilder) -> any
 
 /// Reads a plain list held in memory.
 pub fn parse_str(source: &Arc<str>, text: &str, b: &mut IntelBuilder) {
+    b.reserve(
+        IocType::Domain,
+        memchr::memchr_iter(b'\n', text.as_bytes()).count(),
+    );
     for (n, line) in text.lines().enumerate() {
         let Some((value, tag)) = split_line(line) else {
             continue;

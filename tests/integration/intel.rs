@@ -525,3 +525,32 @@ fn stats_on_real_bundles_lists_rejected_entries() {
     assert!(s.contains("Intel::EMAIL  3\n"), "{s}");
     assert!(s.contains("  stalkerware  "), "{s}");
 }
+
+#[test]
+fn every_prefix_of_small_fixtures_parses_without_panic() {
+    // STYLE habit 7: truncated input never panics, whatever reader it is forced through.
+    for rel in [
+        "reference-cases/all_rules/iocs.json",
+        "zeek-intel/amnesty-excerpt.intel",
+        "maltrail/connectwise-lines-800-810.txt",
+    ] {
+        let bytes = std::fs::read(data(rel)).unwrap();
+        for end in 0..=bytes.len() {
+            for fmt in IocFormat::ALL {
+                let mut b = IntelBuilder::new();
+                let src = std::sync::Arc::from(rel);
+                let _ = captriage::intel::parse_any(src, &bytes[..end], Some(fmt), &mut b);
+            }
+        }
+    }
+    let bytes = std::fs::read(data("reference-cases/all_rules/whitelist.json")).unwrap();
+    for end in 0..=bytes.len() {
+        let mut w = WhitelistBuilder::new();
+        let src = std::sync::Arc::from("w");
+        let _ = captriage::intel::tinycheck::parse_whitelist(src, &bytes[..end], &mut w);
+    }
+    let text = text("tinycheck/config.yaml");
+    for end in (0..=text.len()).filter(|&e| text.is_char_boundary(e)) {
+        let _ = settings::parse(&text[..end], "config.yaml");
+    }
+}
