@@ -4,12 +4,15 @@
 //! errors but diagnostics kept in the intel summary.
 
 use crate::alert::Level;
-use crate::cli::{AnalyzeArgs, EngineArg, FailOnArg, FormatArg, IntelArgs};
+use crate::cli::{AnalyzeArgs, EngineArg, FailOnArg, FormatArg, IntelArgs, IocFormatArg};
+use crate::intel::TypeSpec;
+use crate::intel::formats::IocFormat;
 use crate::intel::{Intel, IntelBuilder, Whitelist, WhitelistBuilder};
+use crate::model::Location;
 use crate::report::Format;
 use crate::settings::Settings;
 use anyhow::{Context as _, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// How captures are read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,15 +54,54 @@ pub fn load_intel(args: &IntelArgs, extra_iocs: &[PathBuf]) -> Result<(Intel, Wh
         crate::intel::defaults::load_defaults(&mut ib, &mut wb)
             .context("cannot load the shipped indicators")?;
     }
+    let format = ioc_format(args.iocs_format);
     for path in args.iocs.iter().chain(extra_iocs) {
-        crate::intel::tinycheck::load_iocs(path, &mut ib)
+        crate::intel::formats::load_any(path, format, &mut ib)
             .with_context(|| format!("cannot load indicators from {}", path.display()))?;
     }
     for path in &args.whitelist {
-        crate::intel::tinycheck::load_whitelist(path, &mut wb)
+        load_whitelist(path, &mut wb)
             .with_context(|| format!("cannot load whitelist {}", path.display()))?;
     }
     Ok((ib.build(), wb.build()))
+}
+
+/// The indicator format named by `--iocs-format` (`None`: detect from content).
+pub fn ioc_format(arg: IocFormatArg) -> Option<IocFormat> {
+    match arg {
+        IocFormatArg::Auto => None,
+        IocFormatArg::Tinycheck => Some(IocFormat::Tinycheck),
+        IocFormatArg::Stalkerware => Some(IocFormat::Echap),
+        IocFormatArg::Zeek => Some(IocFormat::Zeek),
+        IocFormatArg::Misp => Some(IocFormat::Misp),
+        IocFormatArg::Stix => Some(IocFormat::Stix),
+        IocFormatArg::Plain => Some(IocFormat::Plain),
+        IocFormatArg::Csv => Some(IocFormat::Csv),
+    }
+}
+
+/// Loads a whitelist: TinyCheck's JSON (`{"elements": [...]}` or a bare list), or a plain list
+/// with one address, CIDR or domain per line (`#` starts a comment).
+pub fn load_whitelist(path: &Path, wb: &mut WhitelistBuilder) -> Result<()> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let source = crate::intel::source_name(path);
+    if matches!(text.trim_start().chars().next(), Some('{' | '[')) {
+        return crate::intel::tinycheck::parse_whitelist_str(&source, &text, wb);
+    }
+    for (i, line) in text.lines().enumerate() {
+        let entry = line.split('#').next().unwrap_or("").trim();
+        if entry.is_empty() {
+            continue;
+        }
+        let value = entry.split_whitespace().next().unwrap_or(entry);
+        wb.add(
+            TypeSpec::Unknown,
+            value,
+            Location::line(&source, i as u64 + 1),
+        );
+    }
+    Ok(())
 }
 
 impl AnalyzeConfig {

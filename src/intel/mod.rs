@@ -7,10 +7,21 @@
 //! lookups cost O(labels) hash probes for names and one probe per prefix length for networks.
 //! Invalid entries become `file:line: reason` diagnostics; nothing here is fatal.
 
+pub mod csvlist;
 pub mod defaults;
+pub mod echap;
+pub mod export;
+pub mod formats;
+pub mod misp;
+pub mod plain;
 pub mod prefix;
+pub mod stix;
 pub mod text;
 pub mod tinycheck;
+pub mod zeek;
+
+pub use export::{ExportFormat, ExportSummary, export, stats};
+pub use formats::{IocFormat, load_any, parse_any};
 
 use crate::model::{Diagnostic, Location};
 use crate::names::{self, normalize_name, parse_addr, valid_domain, valid_label};
@@ -152,49 +163,72 @@ pub fn normalize_value(kind: IocType, raw: &str) -> Result<String, String> {
     if raw.is_empty() {
         return Err("missing value".into());
     }
+    normalized(kind, raw).ok_or_else(|| match kind {
+        IocType::Ip4addr => format!("invalid IPv4 address {raw:?}"),
+        IocType::Ip6addr => format!("invalid IPv6 address {raw:?}"),
+        IocType::Cidr => format!("invalid CIDR {raw:?}"),
+        IocType::Sha1cert | IocType::Sha256cert => {
+            let want = if kind == IocType::Sha1cert { 40 } else { 64 };
+            format!("invalid {} {raw:?} (want {want} hex digits)", kind.name())
+        }
+        _ => format!("invalid {} {raw:?}", kind.name()),
+    })
+}
+
+/// [`normalize_value`] without the reason (no allocation for a value that does not fit), for
+/// type inference over large lists. `raw` is trimmed and not empty.
+fn normalized(kind: IocType, raw: &str) -> Option<String> {
+    // Cheap shape checks first: type inference tries every type on every untyped value.
+    let b = raw.as_bytes();
+    let ipv4_chars = || b.iter().all(|c| c.is_ascii_digit() || *c == b'.');
+    match kind {
+        IocType::Ip4addr if !ipv4_chars() && !b.contains(&b':') => return None,
+        IocType::Ip6addr if !b.contains(&b':') => return None,
+        IocType::Cidr if !b.contains(&b'/') && !b.contains(&b':') && !ipv4_chars() => {
+            return None;
+        }
+        _ => {}
+    }
     match kind {
         IocType::Ip4addr => match parse_addr(raw) {
-            Some(ip @ IpAddr::V4(_)) => Ok(ip.to_string()),
-            _ => Err(format!("invalid IPv4 address {raw:?}")),
+            Some(ip @ IpAddr::V4(_)) => Some(ip.to_string()),
+            _ => None,
         },
         IocType::Ip6addr => match parse_addr(raw) {
-            Some(ip @ IpAddr::V6(_)) => Ok(ip.to_string()),
-            _ => Err(format!("invalid IPv6 address {raw:?}")),
+            Some(ip @ IpAddr::V6(_)) => Some(ip.to_string()),
+            _ => None,
         },
-        IocType::Cidr => parse_cidr(raw)
-            .map(|n| n.to_string())
-            .ok_or_else(|| format!("invalid CIDR {raw:?}")),
+        IocType::Cidr => parse_cidr(raw).map(|n| n.to_string()),
         IocType::Domain | IocType::Freedns | IocType::Ns => {
-            let n = normalize_name(raw).unwrap_or_default();
-            let n = n.strip_prefix("*.").unwrap_or(&n).to_string();
-            if valid_domain(&n) {
-                Ok(n)
-            } else {
-                Err(format!("invalid {} {raw:?}", kind.name()))
-            }
+            let n = normalize_name(raw)?;
+            let n = match n.strip_prefix("*.") {
+                Some(rest) => rest.to_string(),
+                None => n,
+            };
+            valid_domain(&n).then_some(n)
         }
         IocType::Tld => {
-            let n = normalize_name(raw).unwrap_or_default();
-            let n = n.strip_prefix('.').unwrap_or(&n).to_string();
-            if valid_label(&n) {
-                Ok(n)
-            } else {
-                Err(format!("invalid tld {raw:?}"))
-            }
+            let n = normalize_name(raw)?;
+            let n = match n.strip_prefix('.') {
+                Some(rest) => rest.to_string(),
+                None => n,
+            };
+            valid_label(&n).then_some(n)
         }
         IocType::Sha1cert | IocType::Sha256cert => {
             let want = if kind == IocType::Sha1cert { 40 } else { 64 };
-            let hex: String = raw.chars().filter(|c| *c != ':').collect();
-            if hex.len() == want && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                Ok(hex.to_ascii_lowercase())
-            } else {
-                Err(format!(
-                    "invalid {} {raw:?} (want {want} hex digits)",
-                    kind.name()
-                ))
+            let digits = raw.bytes().filter(|b| *b != b':').count();
+            if digits != want || !raw.bytes().all(|b| b == b':' || b.is_ascii_hexdigit()) {
+                return None;
             }
+            Some(
+                raw.bytes()
+                    .filter(|b| *b != b':')
+                    .map(|b| char::from(b.to_ascii_lowercase()))
+                    .collect(),
+            )
         }
-        IocType::Snort => Ok(raw.to_string()),
+        IocType::Snort => Some(raw.to_string()),
     }
 }
 
@@ -228,7 +262,10 @@ pub fn infer_type(raw: &str) -> Option<IocType> {
         IocType::Domain,
     ]
     .into_iter()
-    .find(|t| normalize_value(*t, raw).is_ok())
+    .find(|t| {
+        let raw = raw.trim();
+        !raw.is_empty() && normalized(*t, raw).is_some()
+    })
 }
 
 /// Counts the summary shows.
@@ -250,7 +287,12 @@ pub struct IntelStats {
 /// Collects indicator entries from any number of files.
 #[derive(Debug, Default)]
 pub struct IntelBuilder {
-    index: HashMap<(IocType, String), usize>,
+    /// The (source, type) run being counted, flushed into `stats.per_source` when it changes
+    /// (files load one after another, so this avoids a map lookup per entry).
+    run: Option<(Arc<str>, IocType, u64)>,
+    /// Per type (indexed by `IocType as usize`): value -> position in `indicators`. These maps
+    /// become the store's lookup maps in [`IntelBuilder::build`] without rehashing.
+    index: [FastMap<String, usize>; IocType::ALL.len()],
     indicators: Vec<Indicator>,
     to_delete: Vec<String>,
     stats: IntelStats,
@@ -292,8 +334,13 @@ impl IntelBuilder {
                 return false;
             }
         };
-        let source = location.source.to_string();
-        *self.stats.per_source.entry((source, kind)).or_default() += 1;
+        match &mut self.run {
+            Some((src, k, n)) if *k == kind && Arc::ptr_eq(src, &location.source) => *n += 1,
+            _ => {
+                self.flush_run();
+                self.run = Some((Arc::clone(&location.source), kind, 1));
+            }
+        }
         let prov = Provenance {
             tag: tag.unwrap_or("").trim().to_lowercase(),
             location,
@@ -301,18 +348,20 @@ impl IntelBuilder {
                 .map(|t| t.trim().to_lowercase())
                 .filter(|t| !t.is_empty()),
         };
-        let key = (kind, value);
-        match self.index.get(&key) {
+        let Some(map) = self.index.get_mut(kind as usize) else {
+            return false;
+        };
+        match map.get(&value) {
             Some(&i) => {
                 if let Some(ind) = self.indicators.get_mut(i) {
                     ind.provenance.push(prov);
                 }
             }
             None => {
-                self.index.insert(key.clone(), self.indicators.len());
+                map.insert(value.clone(), self.indicators.len());
                 self.indicators.push(Indicator {
-                    kind: key.0,
-                    value: key.1,
+                    kind,
+                    value,
                     provenance: vec![prov],
                 });
             }
@@ -331,6 +380,25 @@ impl IntelBuilder {
     /// Schedules `value` for removal, whatever its type, once every file is loaded.
     pub fn delete(&mut self, value: &str) {
         self.to_delete.push(value.trim().to_string());
+    }
+
+    fn flush_run(&mut self) {
+        if let Some((src, kind, n)) = self.run.take() {
+            *self
+                .stats
+                .per_source
+                .entry((src.to_string(), kind))
+                .or_default() += n;
+        }
+    }
+
+    /// Reserves room for about `n` more indicators, mostly of type `kind` (loaders of large
+    /// files call it once, which saves rehashing while the maps grow).
+    pub fn reserve(&mut self, kind: IocType, n: usize) {
+        self.indicators.reserve(n);
+        if let Some(m) = self.index.get_mut(kind as usize) {
+            m.reserve(n);
+        }
     }
 
     /// Counts an entry of `source` that was read but has no captriage indicator type.
@@ -357,6 +425,7 @@ impl IntelBuilder {
 
     /// Applies `to_delete` and builds the lookup structures.
     pub fn build(mut self) -> Intel {
+        self.flush_run();
         let mut doomed: Vec<String> = Vec::new();
         for raw in &self.to_delete {
             doomed.push(raw.clone());
@@ -368,57 +437,105 @@ impl IntelBuilder {
         }
         doomed.sort();
         doomed.dedup();
-        let before = self.indicators.len();
-        self.indicators
-            .retain(|i| doomed.binary_search(&i.value).is_err());
-        self.stats.deleted = (before - self.indicators.len()) as u64;
-        self.indicators
-            .sort_by(|a, b| (a.kind, &a.value).cmp(&(b.kind, &b.value)));
+        let inds = &self.indicators;
+        // Sort keys that compare without touching the heap in most cases: the type, then the
+        // first 8 bytes of the value as a big-endian integer, then the whole value.
+        let prefix = |v: &str| {
+            let mut b = [0u8; 8];
+            for (d, s) in b.iter_mut().zip(v.bytes()) {
+                *d = s;
+            }
+            u64::from_be_bytes(b)
+        };
+        let mut keyed: Vec<(IocType, u64, usize)> = inds
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| doomed.is_empty() || doomed.binary_search(&x.value).is_err())
+            .map(|(i, x)| (x.kind, prefix(&x.value), i))
+            .collect();
+        self.stats.deleted = (inds.len() - keyed.len()) as u64;
+        keyed.sort_unstable_by(|a, b| {
+            (a.0, a.1)
+                .cmp(&(b.0, b.1))
+                .then_with(|| match (inds.get(a.2), inds.get(b.2)) {
+                    (Some(x), Some(y)) => x.value.cmp(&y.value),
+                    _ => a.2.cmp(&b.2),
+                })
+        });
+        let order: Vec<usize> = keyed.into_iter().map(|k| k.2).collect();
+        let mut rank = vec![usize::MAX; inds.len()];
+        for (r, &i) in order.iter().enumerate() {
+            if let Some(slot) = rank.get_mut(i) {
+                *slot = r;
+            }
+        }
         let mut intel = Intel {
             stats: self.stats,
             ..Intel::default()
         };
-        for (i, ind) in self.indicators.iter_mut().enumerate() {
-            ind.provenance.sort();
-            ind.provenance.dedup();
-            *intel.stats.per_type.entry(ind.kind).or_default() += 1;
-            match ind.kind {
-                IocType::Ip4addr | IocType::Ip6addr => {
-                    if let Some(ip) = parse_addr(&ind.value) {
-                        intel.addrs.entry(ip).or_default().push(i);
-                    }
+        // The builder's maps become the lookup maps: only their positions change.
+        let mut maps = self.index.map(|mut m| {
+            m.retain(|_, v| match rank.get(*v) {
+                Some(&r) if r != usize::MAX => {
+                    *v = r;
+                    true
                 }
-                IocType::Cidr => {
-                    if let Some(net) = parse_cidr(&ind.value) {
-                        intel.nets.insert(net, i);
-                    }
+                _ => false,
+            });
+            m
+        });
+        let mut take = |k: IocType| {
+            maps.get_mut(k as usize)
+                .map(std::mem::take)
+                .unwrap_or_default()
+        };
+        intel.domains = take(IocType::Domain);
+        intel.freedns = take(IocType::Freedns);
+        intel.tlds = take(IocType::Tld);
+        intel.ns = take(IocType::Ns);
+        intel.hashes = take(IocType::Sha1cert);
+        intel.hashes.extend(take(IocType::Sha256cert));
+        for k in [IocType::Ip4addr, IocType::Ip6addr] {
+            for (v, r) in take(k) {
+                if let Some(ip) = parse_addr(&v) {
+                    intel.addrs.insert(ip, r);
                 }
-                IocType::Domain => intel.domains.entry(ind.value.clone()).or_default().push(i),
-                IocType::Freedns => intel.freedns.entry(ind.value.clone()).or_default().push(i),
-                IocType::Tld => intel.tlds.entry(ind.value.clone()).or_default().push(i),
-                IocType::Ns => intel.ns.entry(ind.value.clone()).or_default().push(i),
-                IocType::Sha1cert | IocType::Sha256cert => {
-                    intel.hashes.entry(ind.value.clone()).or_default().push(i)
-                }
-                IocType::Snort => {}
             }
         }
-        intel.indicators = self.indicators;
+        for (v, r) in take(IocType::Cidr) {
+            if let Some(net) = parse_cidr(&v) {
+                intel.nets.insert(net, r);
+            }
+        }
+        let mut slots: Vec<Option<Indicator>> = self.indicators.into_iter().map(Some).collect();
+        let mut sorted = Vec::with_capacity(order.len());
+        for &i in &order {
+            if let Some(mut ind) = slots.get_mut(i).and_then(Option::take) {
+                ind.provenance.sort();
+                ind.provenance.dedup();
+                *intel.stats.per_type.entry(ind.kind).or_default() += 1;
+                sorted.push(ind);
+            }
+        }
+        intel.indicators = sorted;
         intel
     }
 }
+
+/// Hash maps keyed by values from input files (foldhash: fast; order never shows).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The immutable indicator store.
 #[derive(Debug, Default)]
 pub struct Intel {
     indicators: Vec<Indicator>,
-    addrs: HashMap<IpAddr, Vec<usize>>,
+    addrs: FastMap<IpAddr, usize>,
     nets: PrefixTable<usize>,
-    domains: HashMap<String, Vec<usize>>,
-    freedns: HashMap<String, Vec<usize>>,
-    tlds: HashMap<String, Vec<usize>>,
-    ns: HashMap<String, Vec<usize>>,
-    hashes: HashMap<String, Vec<usize>>,
+    domains: FastMap<String, usize>,
+    freedns: FastMap<String, usize>,
+    tlds: FastMap<String, usize>,
+    ns: FastMap<String, usize>,
+    hashes: FastMap<String, usize>,
     stats: IntelStats,
 }
 
@@ -433,8 +550,8 @@ impl Intel {
         &self.stats
     }
 
-    fn get(&self, idx: &[usize]) -> impl Iterator<Item = &Indicator> {
-        idx.iter().filter_map(|&i| self.indicators.get(i))
+    fn get(&self, idx: &usize) -> impl Iterator<Item = &Indicator> {
+        self.indicators.get(*idx).into_iter()
     }
 
     /// ip4addr/ip6addr indicators equal to `ip` (IOC-01).
@@ -507,10 +624,10 @@ impl Intel {
 }
 
 fn lookup_suffixes<'m>(
-    map: &'m HashMap<String, Vec<usize>>,
+    map: &'m FastMap<String, usize>,
     name: &'m str,
     include_self: bool,
-) -> impl Iterator<Item = &'m Vec<usize>> + 'm {
+) -> impl Iterator<Item = &'m usize> + 'm {
     names::suffixes(name)
         .filter(move |s| include_self || s.len() != name.len())
         .filter_map(move |s| map.get(s))

@@ -188,3 +188,369 @@ fn tinycheck_config_yaml_and_reference_configs() {
         );
     }
 }
+
+// ---- Issue 3: every format on real files -------------------------------------------------
+
+use captriage::intel::{ExportFormat, Intel, IocFormat, export, load_any, stats};
+use std::collections::BTreeSet;
+
+fn load_one(rel: &str, want: IocFormat) -> (Intel, Vec<String>) {
+    let mut b = IntelBuilder::new();
+    let got = load_any(&data(rel), None, &mut b).unwrap();
+    assert_eq!(got, want, "{rel}");
+    let diags = b.rejected().iter().map(|d| d.to_string()).collect();
+    (b.build(), diags)
+}
+
+fn keys(intel: &Intel) -> BTreeSet<(IocType, String)> {
+    intel
+        .indicators()
+        .iter()
+        .map(|i| (i.kind, i.value.clone()))
+        .collect()
+}
+
+fn text(rel: &str) -> String {
+    std::fs::read_to_string(data(rel)).unwrap()
+}
+
+#[test]
+fn zeek_intel_feeds() {
+    let (intel, diags) = load_one("zeek-intel/stalkerware-excerpt.intel", IocFormat::Zeek);
+    assert!(diags.is_empty(), "{diags:?}");
+    let st = intel.stats();
+    assert_eq!(st.per_type.get(&IocType::Ip4addr), Some(&10));
+    // Lines 13 and 14 repeat 97.logger.mobi: one indicator.
+    assert_eq!(st.per_type.get(&IocType::Domain), Some(&4));
+    assert_eq!(intel.domains("97.logger.mobi")[0].provenance.len(), 2);
+    // 64-hex FILE_HASH rows load as sha256cert (matched against certificate hashes only).
+    assert_eq!(st.per_type.get(&IocType::Sha256cert), Some(&5));
+    let ip = intel.addr("104.18.54.129".parse().unwrap());
+    assert_eq!(ip[0].tags(), vec!["cps-cti-stalkerware"]);
+    assert!(
+        ip[0].provenance[0]
+            .location
+            .to_string()
+            .ends_with("stalkerware-excerpt.intel:2")
+    );
+
+    let (intel, diags) = load_one("zeek-intel/amnesty-excerpt.intel", IocFormat::Zeek);
+    assert!(diags.is_empty(), "{diags:?}");
+    assert_eq!(intel.indicators().len(), 3);
+    assert!(!intel.domains("14-tracking.com").is_empty());
+    let unsupported: u64 = intel
+        .stats()
+        .unsupported
+        .iter()
+        .filter(|((_, what), _)| what == "Intel::EMAIL")
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(unsupported, 3);
+}
+
+/// Zeek's `seen.where` values in the e2e baselines and the captriage rule that covers each.
+const WHERE_TO_RULE: [(&str, &str); 2] = [
+    ("DNS::IN_REQUEST", "IOC-03"),
+    ("HTTP::IN_HOST_HEADER", "IOC-08"),
+];
+
+/// (seen.indicator, seen.indicator_type, seen.where) of every row of an intel.log baseline.
+fn seen(rel: &str) -> Vec<(String, String, String)> {
+    let t = text(rel);
+    let mut cols: Vec<String> = Vec::new();
+    let mut rows = Vec::new();
+    for line in t.lines() {
+        if let Some(f) = line.strip_prefix("#fields\t") {
+            cols = f.split('\t').map(str::to_string).collect();
+        } else if !line.starts_with('#') && !cols.is_empty() {
+            let v: Vec<&str> = line.split('\t').collect();
+            let get = |name: &str| v[cols.iter().position(|c| c == name).unwrap()].to_string();
+            rows.push((
+                get("seen.indicator"),
+                get("seen.indicator_type"),
+                get("seen.where"),
+            ));
+        }
+    }
+    rows
+}
+
+#[test]
+fn zeek_btest_intel_e2e_indicators() {
+    // domain-whitelist-wikipedia: intel.dat has two Intel::DOMAIN rows; whitelist.dat marks
+    // meta.wikimedia.org with meta.whitelist = T, which removes it (Zeek's semantics).
+    let case = "zeek-btest-intel-e2e/domain-whitelist-wikipedia";
+    let mut b = IntelBuilder::new();
+    assert_eq!(
+        load_any(&data(&format!("{case}/intel.dat")), None, &mut b).unwrap(),
+        IocFormat::Zeek
+    );
+    load_any(&data(&format!("{case}/whitelist.dat")), None, &mut b).unwrap();
+    assert!(b.rejected().is_empty());
+    let intel = b.build();
+    let want: BTreeSet<(IocType, String)> =
+        [(IocType::Domain, "upload.wikimedia.org".to_string())].into();
+    assert_eq!(keys(&intel), want);
+    assert_eq!(intel.stats().deleted, 1);
+    let rows = seen(&format!("{case}/expected-intel.log"));
+    assert_eq!(rows.len(), 20);
+    for (indicator, kind, place) in &rows {
+        assert_eq!(kind, "Intel::DOMAIN");
+        // Every indicator Zeek saw is loaded, and the rule named for its place covers it.
+        assert!(!intel.domains(indicator).is_empty(), "{indicator}");
+        assert!(
+            WHERE_TO_RULE.iter().any(|(w, _)| w == place),
+            "no rule mapped for {place}"
+        );
+    }
+    assert_eq!(rows.iter().filter(|r| r.2 == "DNS::IN_REQUEST").count(), 8);
+
+    // smtp-email: Intel::EMAIL only. captriage has no e-mail indicator type: the six rows are
+    // read and counted as unsupported, nothing is loaded, so no rule can fire on that case.
+    let case = "zeek-btest-intel-e2e/smtp-email";
+    let mut b = IntelBuilder::new();
+    load_any(&data(&format!("{case}/intel.dat")), None, &mut b).unwrap();
+    let intel = b.build();
+    assert!(intel.indicators().is_empty());
+    assert_eq!(intel.stats().unsupported.values().sum::<u64>(), 6);
+    assert!(
+        seen(&format!("{case}/expected-intel.log"))
+            .iter()
+            .all(|r| r.1 == "Intel::EMAIL")
+    );
+}
+
+/// Every line of `rel` that is a bare path is reported at its own line, and nothing else is.
+fn assert_paths_rejected(rel: &str, diags: &[String]) {
+    let t = text(rel);
+    let want: Vec<String> = t
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with('/'))
+        .map(|(i, l)| format!("{}:{}: {:?} is no", data(rel).display(), i + 1, l.trim()))
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(diags.len(), want.len(), "{diags:?}");
+    for (d, w) in diags.iter().zip(&want) {
+        assert!(d.starts_with(w), "{d} / {w}");
+    }
+}
+
+#[test]
+fn maltrail_trails() {
+    // Leading-dot-free domains, and the onion suffixes of onion.txt.
+    let (intel, diags) = load_one(
+        "maltrail/trails/static/suspicious/onion.txt",
+        IocFormat::Plain,
+    );
+    assert!(diags.is_empty(), "{diags:?}");
+    assert!(!intel.domains("x.onion.gq").is_empty());
+
+    // URLs reduce to their host: caldera_c2.txt lists `http://IP` trails.
+    let rel = "maltrail/trails/static/malicious/caldera_c2.txt";
+    let (intel, diags) = load_one(rel, IocFormat::Plain);
+    assert!(diags.is_empty(), "{diags:?}");
+    let t = text(rel);
+    let hosts: BTreeSet<&str> = t
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let rest = l.trim().split_once("://").map_or(l.trim(), |(_, r)| r);
+            rest.split(['/', ':']).next().unwrap()
+        })
+        .collect();
+    assert_eq!(intel.indicators().len(), hosts.len());
+    assert_eq!(intel.addr("142.93.1.57".parse().unwrap()).len(), 1);
+
+    // ip:port trails keep the address.
+    let rel = "maltrail/trails/static/malicious/georgeginx.txt";
+    let (intel, diags) = load_one(rel, IocFormat::Plain);
+    assert_paths_rejected(rel, &diags);
+    assert_eq!(intel.addr("103.179.142.242".parse().unwrap()).len(), 1);
+
+    // Bare paths are no indicator: each is reported with its own line.
+    let rel = "maltrail/trails/static/suspicious/web_shells.txt";
+    let (_, diags) = load_one(rel, IocFormat::Plain);
+    assert_paths_rejected(rel, &diags);
+
+    // The malformed `182.86.133:8880` of connectwise.txt (upstream line 805).
+    let (intel, diags) = load_one("maltrail/connectwise-lines-800-810.txt", IocFormat::Plain);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert!(diags[0].contains("connectwise-lines-800-810.txt:6: \"182.86.133:8880\""));
+    assert_eq!(intel.indicators().len(), 5);
+}
+
+#[test]
+fn echap_yaml_matches_its_generated_csv() {
+    // network.csv is generated upstream from ioc.yaml's stalkerware C2s: both must load to the
+    // same indicators, and the APK signing certificates must not become certificate IOCs.
+    let (yaml, ydiags) = load_one("stalkerware-indicators/ioc.yaml", IocFormat::Echap);
+    let (csv, cdiags) = load_one("stalkerware-indicators/network.csv", IocFormat::Csv);
+    // The generator typed an address and two URLs of `distribution` as domains: the CSV rejects
+    // all three; the YAML reader loads the address as an address and rejects the URLs.
+    assert_eq!(cdiags.len(), 3, "{cdiags:?}");
+    assert!(cdiags[0].ends_with("network.csv:242: invalid domain \"178.63.71.15\""));
+    assert_eq!(ydiags.len(), 2, "{ydiags:?}");
+    assert!(ydiags[0].ends_with(
+        "ioc.yaml:4093: distribution URL \"https://github.com/earthshakira/android_hack\" is not a host; skipped"
+    ), "{ydiags:?}");
+    let (y, c) = (keys(&yaml), keys(&csv));
+    assert!(c.is_subset(&y));
+    let only_yaml: Vec<_> = y.difference(&c).collect();
+    assert_eq!(
+        only_yaml,
+        vec![&(IocType::Ip4addr, "178.63.71.15".to_string())]
+    );
+    assert_eq!(yaml.stats().per_type.get(&IocType::Sha1cert), None);
+    let certs = text("stalkerware-indicators/ioc.yaml")
+        .lines()
+        .filter(|l| {
+            let t = l.trim_start_matches([' ', '-']);
+            t.len() == 40 && t.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+        .count() as u64;
+    assert!(certs > 100);
+    assert_eq!(yaml.stats().unsupported.values().sum::<u64>(), certs);
+    let ip = yaml.addr("69.64.74.239".parse().unwrap());
+    assert!(
+        ip[0].provenance[0]
+            .location
+            .to_string()
+            .ends_with("ioc.yaml:80")
+    );
+    assert_eq!(ip[0].tags(), vec!["stalkerware"]);
+    let c = csv.addr("69.64.74.239".parse().unwrap());
+    assert_eq!(c[0].tags(), vec!["thetruthspy"]);
+
+    let (watch, _) = load_one("stalkerware-indicators/watchware.yaml", IocFormat::Echap);
+    assert!(
+        watch
+            .indicators()
+            .iter()
+            .all(|i| i.tags() == vec!["watchware"])
+    );
+
+    // The hosts list is a plain list of the same C2 domains.
+    let (hosts, hdiags) = load_one("stalkerware-indicators/hosts", IocFormat::Plain);
+    assert!(hdiags.is_empty(), "{hdiags:?}");
+    let lines = text("stalkerware-indicators/hosts")
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .count();
+    assert_eq!(hosts.indicators().len(), lines);
+}
+
+#[test]
+fn export_reads_back_on_real_bundles() {
+    let mut b = IntelBuilder::new();
+    for rel in [
+        "tinycheck/iocs.json",
+        "stalkerware-indicators/indicators-for-tinycheck.json",
+        "zeek-intel/stalkerware-excerpt.intel",
+        "stalkerware-indicators/network.csv",
+    ] {
+        load_any(&data(rel), None, &mut b).unwrap();
+    }
+    let intel = b.build();
+    for (fmt, reader) in [
+        (ExportFormat::Zeek, IocFormat::Zeek),
+        (ExportFormat::Json, IocFormat::Tinycheck),
+        (ExportFormat::Csv, IocFormat::Csv),
+    ] {
+        let mut out = Vec::new();
+        let sum = export(&intel, fmt, &mut out).unwrap();
+        let mut b = IntelBuilder::new();
+        let got =
+            captriage::intel::parse_any(std::sync::Arc::from("export"), &out[..], None, &mut b)
+                .unwrap();
+        assert_eq!(got, reader);
+        assert!(b.rejected().is_empty(), "{fmt}: {:?}", b.rejected());
+        let back = b.build();
+        let mut want = keys(&intel);
+        if fmt == ExportFormat::Zeek {
+            // freedns, tld, ns and snort have no Zeek type.
+            want.retain(|(k, _)| {
+                !matches!(
+                    k,
+                    IocType::Freedns | IocType::Tld | IocType::Ns | IocType::Snort
+                )
+            });
+            assert_eq!(
+                sum.skipped.values().sum::<u64>() as usize,
+                keys(&intel).len() - want.len()
+            );
+        }
+        assert_eq!(keys(&back), want, "{fmt}");
+        // Tags survive too (Zeek: meta.source; untagged rows read back as `captriage`).
+        for ind in back.indicators() {
+            let orig = intel
+                .indicators()
+                .iter()
+                .find(|i| i.kind == ind.kind && i.value == ind.value)
+                .unwrap();
+            let orig_tags: Vec<&str> = orig
+                .tags()
+                .into_iter()
+                .map(|t| if t.is_empty() { "captriage" } else { t })
+                .collect();
+            let back_tags: Vec<&str> = ind
+                .tags()
+                .into_iter()
+                .map(|t| if t.is_empty() { "captriage" } else { t })
+                .collect();
+            assert_eq!(back_tags, orig_tags, "{fmt} {}", ind.value);
+        }
+    }
+}
+
+#[test]
+fn stats_on_real_bundles_lists_rejected_entries() {
+    let mut b = IntelBuilder::new();
+    load_any(
+        &data("stalkerware-indicators/indicators-for-tinycheck.json"),
+        None,
+        &mut b,
+    )
+    .unwrap();
+    load_any(&data("zeek-intel/amnesty-excerpt.intel"), None, &mut b).unwrap();
+    let intel = b.build();
+    let mut out = Vec::new();
+    stats(&intel, &mut out).unwrap();
+    let s = String::from_utf8(out).unwrap();
+    assert!(s.contains("rejected entries: 3\n"), "{s}");
+    assert!(
+        s.contains("indicators-for-tinycheck.json:1: iocs[1635]: invalid domain"),
+        "{s}"
+    );
+    assert!(s.contains("Intel::EMAIL  3\n"), "{s}");
+    assert!(s.contains("  stalkerware  "), "{s}");
+}
+
+#[test]
+fn every_prefix_of_small_fixtures_parses_without_panic() {
+    // STYLE habit 7: truncated input never panics, whatever reader it is forced through.
+    for rel in [
+        "reference-cases/all_rules/iocs.json",
+        "zeek-intel/amnesty-excerpt.intel",
+        "maltrail/connectwise-lines-800-810.txt",
+    ] {
+        let bytes = std::fs::read(data(rel)).unwrap();
+        for end in 0..=bytes.len() {
+            for fmt in IocFormat::ALL {
+                let mut b = IntelBuilder::new();
+                let src = std::sync::Arc::from(rel);
+                let _ = captriage::intel::parse_any(src, &bytes[..end], Some(fmt), &mut b);
+            }
+        }
+    }
+    let bytes = std::fs::read(data("reference-cases/all_rules/whitelist.json")).unwrap();
+    for end in 0..=bytes.len() {
+        let mut w = WhitelistBuilder::new();
+        let src = std::sync::Arc::from("w");
+        let _ = captriage::intel::tinycheck::parse_whitelist(src, &bytes[..end], &mut w);
+    }
+    let text = text("tinycheck/config.yaml");
+    for end in (0..=text.len()).filter(|&e| text.is_char_boundary(e)) {
+        let _ = settings::parse(&text[..end], "config.yaml");
+    }
+}

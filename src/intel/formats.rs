@@ -1,0 +1,190 @@
+//! One entry point for every indicator format: [`load_any`] detects the format from the content
+//! (or takes the caller's [`IocFormat`], e.g. from `--iocs-format`) and hands the text to the
+//! format's reader.
+//!
+//! Detection: JSON (first character `{` or `[`) is MISP when it has `Event`, `response` or
+//! `Attribute` keys, STIX when it is a bundle or has `pattern`/`spec_version`, else TinyCheck.
+//! Other text is Zeek intel when a `#fields` line comes before the first data line, the Echap
+//! YAML app list when it starts with `- name:`, CSV when its first line is a header naming a value
+//! column, else a plain list.
+
+use super::text::read_text;
+use super::{IntelBuilder, csvlist, echap, misp, plain, source_name, stix, tinycheck, zeek};
+use anyhow::Context;
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The indicator formats captriage reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IocFormat {
+    /// TinyCheck IOC JSON (also the Echap `indicators-for-tinycheck.json`).
+    Tinycheck,
+    /// The Echap stalkerware `ioc.yaml` app list.
+    Echap,
+    /// Zeek Intel framework TSV.
+    Zeek,
+    /// MISP event JSON.
+    Misp,
+    /// STIX 2.1 bundle.
+    Stix,
+    /// One indicator per line.
+    Plain,
+    /// CSV with a header.
+    Csv,
+}
+
+impl IocFormat {
+    /// Every format, in display order.
+    pub const ALL: [IocFormat; 7] = [
+        IocFormat::Tinycheck,
+        IocFormat::Echap,
+        IocFormat::Zeek,
+        IocFormat::Misp,
+        IocFormat::Stix,
+        IocFormat::Plain,
+        IocFormat::Csv,
+    ];
+
+    /// The name used by `--iocs-format`.
+    pub fn name(self) -> &'static str {
+        match self {
+            IocFormat::Tinycheck => "tinycheck",
+            IocFormat::Echap => "echap-yaml",
+            IocFormat::Zeek => "zeek",
+            IocFormat::Misp => "misp",
+            IocFormat::Stix => "stix",
+            IocFormat::Plain => "plain",
+            IocFormat::Csv => "csv",
+        }
+    }
+
+    /// Parses a format name (case-insensitive).
+    pub fn from_name(s: &str) -> Option<IocFormat> {
+        IocFormat::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+impl fmt::Display for IocFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Detects the format of an indicator file's text.
+pub fn detect(text: &str) -> IocFormat {
+    let body = text.trim_start();
+    if body.starts_with('{') || body.starts_with('[') {
+        return detect_json(body);
+    }
+    for line in text.lines().take(200) {
+        let l = line.trim();
+        if l.starts_with("#fields") {
+            return IocFormat::Zeek;
+        }
+        if !l.is_empty() && !l.starts_with('#') {
+            break;
+        }
+    }
+    if echap::looks_like(text) {
+        return IocFormat::Echap;
+    }
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .unwrap_or("");
+    if csvlist::looks_like_header(first) {
+        IocFormat::Csv
+    } else {
+        IocFormat::Plain
+    }
+}
+
+fn detect_json(body: &str) -> IocFormat {
+    let keys = |raw: &str| -> Vec<String> {
+        serde_json::from_str::<BTreeMap<String, &RawValue>>(raw)
+            .map(|m| m.into_keys().collect())
+            .unwrap_or_default()
+    };
+    let first_keys = if body.starts_with('[') {
+        serde_json::from_str::<Vec<&RawValue>>(body)
+            .ok()
+            .and_then(|v| v.first().map(|r| keys(r.get())))
+            .unwrap_or_default()
+    } else {
+        keys(body)
+    };
+    let has = |k: &str| first_keys.iter().any(|x| x == k);
+    if has("Event") || has("response") || has("Attribute") {
+        IocFormat::Misp
+    } else if has("objects") || has("pattern") || has("spec_version") {
+        IocFormat::Stix
+    } else {
+        IocFormat::Tinycheck
+    }
+}
+
+/// Loads an indicator file in `format`, or the detected format; returns the format used.
+pub fn load_any(
+    path: &Path,
+    format: Option<IocFormat>,
+    b: &mut IntelBuilder,
+) -> anyhow::Result<IocFormat> {
+    let f = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    parse_any(source_name(path), BufReader::new(f), format, b)
+}
+
+/// Reads an indicator document from `r` in `format`, or the detected format.
+pub fn parse_any(
+    source: Arc<str>,
+    r: impl Read,
+    format: Option<IocFormat>,
+    b: &mut IntelBuilder,
+) -> anyhow::Result<IocFormat> {
+    let text = read_text(r, &source)?;
+    let fmt = format.unwrap_or_else(|| detect(&text));
+    match fmt {
+        IocFormat::Tinycheck => tinycheck::parse_iocs_str(&source, &text, b)?,
+        IocFormat::Echap => echap::parse_reader(source, text.as_bytes(), b)?,
+        IocFormat::Zeek => zeek::parse_str(&source, &text, b),
+        IocFormat::Misp => misp::parse_reader(source, text.as_bytes(), b)?,
+        IocFormat::Stix => stix::parse_reader(source, text.as_bytes(), b)?,
+        IocFormat::Plain => plain::parse_str(&source, &text, b),
+        IocFormat::Csv => csvlist::parse_reader(source, text.as_bytes(), b)?,
+    }
+    Ok(fmt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detection() {
+        assert_eq!(detect("{\"iocs\": []}"), IocFormat::Tinycheck);
+        assert_eq!(
+            detect("[{\"type\":\"domain\",\"value\":\"a.b\"}]"),
+            IocFormat::Tinycheck
+        );
+        assert_eq!(detect("{\"Event\": {}}"), IocFormat::Misp);
+        assert_eq!(
+            detect("{\"type\":\"bundle\",\"objects\":[]}"),
+            IocFormat::Stix
+        );
+        assert_eq!(
+            detect("#separator \\x09\n#fields\tindicator\n"),
+            IocFormat::Zeek
+        );
+        assert_eq!(detect("- name: X\n  c2: {}\n"), IocFormat::Echap);
+        assert_eq!(detect("# c\ntype,indicator,app\n"), IocFormat::Csv);
+        assert_eq!(detect("# c\nevil.example\n"), IocFormat::Plain);
+        assert_eq!(IocFormat::from_name("ZEEK"), Some(IocFormat::Zeek));
+    }
+}
