@@ -5,3 +5,4 @@
 //! elsewhere; these modules hold the data and the lookups.
 
 pub mod freq;
+pub mod psl;
