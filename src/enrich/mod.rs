@@ -5,4 +5,5 @@
 //! elsewhere; these modules hold the data and the lookups.
 
 pub mod freq;
+pub mod pdns;
 pub mod psl;
