@@ -7,3 +7,4 @@
 pub mod freq;
 pub mod pdns;
 pub mod psl;
+pub mod state;

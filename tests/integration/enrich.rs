@@ -169,3 +169,215 @@ fn d4_server_rdata_as_string_reads() {
     );
     assert_eq!(recs[1].origin.as_deref(), Some("origin not configured"));
 }
+
+// --- State store: concurrency and crashes -------------------------------------------------------
+
+use captriage::enrich::state::{Store, StoreOptions};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Names written by batch `b` of writer `w`: 100 per batch, committed together.
+fn batch_names(w: &str, b: u64) -> Vec<(String, u64)> {
+    (0..100)
+        .map(|j| (format!("{w}-{b}-{j}.example"), b))
+        .collect()
+}
+
+/// Not a test on its own: the child process of the tests below. It writes batches into the store
+/// named by `CAPTRIAGE_TEST_STATE_DIR` until `CAPTRIAGE_TEST_STATE_BATCHES` (0: forever).
+#[test]
+fn state_child_writer() {
+    let Ok(dir) = std::env::var("CAPTRIAGE_TEST_STATE_DIR") else {
+        return;
+    };
+    let who = std::env::var("CAPTRIAGE_TEST_STATE_WHO").unwrap();
+    let batches: u64 = std::env::var("CAPTRIAGE_TEST_STATE_BATCHES")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let store = Store::open(Path::new(&dir)).unwrap();
+    let mut b = 0;
+    while batches == 0 || b < batches {
+        store.record_domains(batch_names(&who, b)).unwrap();
+        b += 1;
+        if b == 1 {
+            // Tell the parent the first commit is done.
+            std::fs::write(Path::new(&dir).join(format!("{who}.started")), b"").unwrap();
+        }
+    }
+}
+
+fn child(dir: &Path, who: &str, batches: u64) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args([
+            "enrich::state_child_writer",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("CAPTRIAGE_TEST_STATE_DIR", dir)
+        .env("CAPTRIAGE_TEST_STATE_WHO", who)
+        .env("CAPTRIAGE_TEST_STATE_BATCHES", batches.to_string())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Batches of `who` present in full, checking that no batch is present in part and that they
+/// form a prefix 0..n.
+fn whole_batches(store: &Store, who: &str) -> u64 {
+    let mut n = 0;
+    loop {
+        let present = batch_names(who, n)
+            .iter()
+            .filter(|(name, _)| store.domain_info(name).unwrap().is_some())
+            .count();
+        match present {
+            100 => n += 1,
+            0 => break,
+            k => panic!("batch {n} of {who} is torn: {k} of 100 names"),
+        }
+    }
+    assert!(
+        store
+            .domain_info(&batch_names(who, n + 1)[0].0)
+            .unwrap()
+            .is_none()
+    );
+    n
+}
+
+#[test]
+fn two_processes_write_one_store_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = child(dir.path(), "a", 40);
+    let mut b = child(dir.path(), "b", 40);
+    assert!(a.wait().unwrap().success());
+    assert!(b.wait().unwrap().success());
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(whole_batches(&store, "a"), 40);
+    assert_eq!(whole_batches(&store, "b"), 40);
+    assert_eq!(store.stats().unwrap().domains, 8000);
+}
+
+#[test]
+fn two_threads_with_their_own_handles() {
+    let dir = tempfile::tempdir().unwrap();
+    std::thread::scope(|s| {
+        for who in ["t1", "t2"] {
+            let path = dir.path();
+            s.spawn(move || {
+                let store = Store::open(path).unwrap();
+                for b in 0..20 {
+                    store.record_domains(batch_names(who, b)).unwrap();
+                }
+            });
+        }
+    });
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(whole_batches(&store, "t1"), 20);
+    assert_eq!(whole_batches(&store, "t2"), 20);
+}
+
+#[test]
+fn a_run_killed_mid_write_leaves_a_usable_store() {
+    let dir = tempfile::tempdir().unwrap();
+    // First run: a few whole commits.
+    {
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            store.record_domains([("before.example", 1)]).unwrap().len(),
+            1
+        );
+    }
+    for round in 0..3 {
+        let who = format!("k{round}");
+        let mut c = child(dir.path(), &who, 0);
+        let start = Instant::now();
+        let marker = dir.path().join(format!("{who}.started"));
+        while !marker.exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "child never committed"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(30 + 40 * round));
+        c.kill().unwrap();
+        c.wait().unwrap();
+        // Reopen: every batch is whole, earlier data is intact, and the store takes writes.
+        let store = Store::open(dir.path()).unwrap();
+        let n = whole_batches(&store, &who);
+        assert!(n >= 1, "round {round}");
+        assert!(store.domain_info("before.example").unwrap().is_some());
+        assert_eq!(
+            store
+                .record_domains([("before.example", 2), ("after.example", 3)])
+                .unwrap(),
+            if round == 0 {
+                vec!["after.example".to_string()]
+            } else {
+                vec![]
+            }
+        );
+        let stats = store.stats().unwrap();
+        assert!(stats.domains >= 2 + 100 * n, "{stats:?}");
+    }
+}
+
+#[test]
+fn a_held_lock_is_waited_for_then_reported_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // Hold the write lock from another process: a child that writes forever.
+    let mut c = child(dir.path(), "holder", 0);
+    let start = Instant::now();
+    while !dir.path().join("holder.started").exists() {
+        assert!(start.elapsed() < Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Writes still get through between the child's commits.
+    assert_eq!(
+        store.record_domains([("mine.example", 1)]).unwrap().len(),
+        1
+    );
+    c.kill().unwrap();
+    c.wait().unwrap();
+
+    // A lock that is never released: a write transaction held open through a raw handle.
+    drop(store);
+    let raw = redb::Database::builder()
+        .set_concurrency_mode(redb::ConcurrencyMode::MultiWriter)
+        .create(dir.path().join(captriage::enrich::state::DB_FILE))
+        .unwrap();
+    static NOTICES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let quick = StoreOptions {
+        lock_wait: Duration::from_millis(300),
+        notice: Some(|msg| {
+            assert!(
+                msg.contains("in use by another captriage run; waiting"),
+                "{msg}"
+            );
+            NOTICES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }),
+    };
+    let other = Store::open_with(dir.path(), quick).unwrap();
+    let held = raw.begin_write().unwrap();
+    let t0 = Instant::now();
+    let err = other.record_domains([("blocked.example", 1)]).unwrap_err();
+    assert!(t0.elapsed() >= Duration::from_millis(300));
+    let msg = format!("{err:#}");
+    assert!(msg.contains("locked by another captriage run"), "{msg}");
+    assert!(msg.contains("captriage.redb"), "{msg}");
+    assert_eq!(NOTICES.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // Once released, the same store works.
+    drop(held);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        store
+            .record_domains([("blocked.example", 1)])
+            .unwrap()
+            .len(),
+        1
+    );
+}
