@@ -4,6 +4,7 @@
 //! command's answer ([`domain`]) and its read-only HTTP API ([`serve`]). Rules and CLI wiring live
 //! elsewhere; these modules hold the data and the lookups.
 
+pub mod domain;
 pub mod freq;
 pub mod pdns;
 pub mod psl;

@@ -381,3 +381,47 @@ fn a_held_lock_is_waited_for_then_reported_clearly() {
         1
     );
 }
+
+// --- Domain answer ------------------------------------------------------------------------------
+
+use captriage::enrich::domain::{DomainSettings, assess};
+
+/// Every vector of ../shared/corpus/freq/VECTORS.md, through the domain answer's JSON.
+#[test]
+fn domain_json_freq_scores_match_every_vector() {
+    let vectors: &[(&str, &str)] = &[
+        ("betterme-magazine.com", "[9.3769,6.832]"),
+        ("google.com", "[6.6009,5.0887]"),
+        ("Google.COM", "[6.6009,5.0887]"),
+        ("www.google.com", "[4.6231,4.3346]"),
+        ("microsoft.com", "[6.2764,5.9115]"),
+        ("kaspersky.com", "[6.838,7.7354]"),
+        ("facebook.com", "[6.5809,4.4762]"),
+        ("example.co.uk", "[5.2854,3.6278]"),
+        (
+            "thisisaverylongdomainnamewithwords.com",
+            "[11.2742,10.4233]",
+        ),
+        ("xjwqpzkvbr.net", "[1.5968,3.4029]"),
+        ("qwxzv.ru", "[0.3546,1.1066]"),
+        ("kq3v9z0x7w.com", "[2.0149,5.8688]"),
+        ("a1b2c3d4e5.info", "[3.6674,4.9661]"),
+        ("asdfjkl.top", "[2.6458,4.5683]"),
+        ("api.snoopza.com", "[3.863,3.1953]"),
+        ("x.duckdns.org", "[2.5654,3.599]"),
+        ("duckdns.org", "[2.8952,3.6779]"),
+        ("cdn-77.example.net", "[4.0377,3.264]"),
+        ("xn--80ak6aa92e.com", "[2.7273,2.1606]"),
+        ("0123456789.biz", "[3.4892,0.9692]"),
+        ("a.b", "[0.0812,0.1366]"),
+        ("ab", "[1.8516,1.8498]"),
+        ("a", "[0.0,0.0]"),
+        ("", "[0.0,0.0]"),
+    ];
+    let settings = DomainSettings::default();
+    for (input, want) in vectors {
+        let report = assess(input, None, None, &settings, 0).unwrap();
+        let json: serde_json::Value = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["freq_score"].to_string(), *want, "{input:?}");
+    }
+}
