@@ -8,4 +8,5 @@ pub mod domain;
 pub mod freq;
 pub mod pdns;
 pub mod psl;
+pub mod serve;
 pub mod state;

@@ -425,3 +425,121 @@ fn domain_json_freq_scores_match_every_vector() {
         assert_eq!(json["freq_score"].to_string(), *want, "{input:?}");
     }
 }
+
+// --- HTTP API -----------------------------------------------------------------------------------
+
+use captriage::enrich::serve::{ServeOptions, Server};
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+fn get(agent: &ureq::Agent, url: &str) -> (u16, String, String) {
+    let mut resp = agent.get(url).call().unwrap();
+    let status = resp.status().as_u16();
+    let ctype = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = resp.body_mut().read_to_string().unwrap();
+    (status, ctype, body)
+}
+
+#[test]
+fn serve_answers_query_and_domain_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // Fill it from a real dns.log and from the D4-shaped file.
+    let c = collect(&data("zeek/dns-dnssec-rrsig/baseline-zeek3.2/dns.log"));
+    store.add_pdns(&c.records(None, None)).unwrap();
+    let mut diags = Vec::new();
+    let d4 = pdns::load(&data("cof/d4-query.ndjson"), &mut diags).unwrap();
+    store.add_pdns(&d4).unwrap();
+    store
+        .record_domains([("upenn.edu", 1_600_000_000)])
+        .unwrap();
+
+    let server = Server::bind(
+        Arc::new(store),
+        "127.0.0.1:0".parse().unwrap(),
+        ServeOptions::default(),
+    )
+    .unwrap();
+    let addr = server.local_addr();
+    assert!(addr.ip().is_loopback() && addr.port() != 0);
+    let stop = server.stop_handle();
+    let handle = std::thread::spawn(move || server.run());
+    let base = format!("http://{addr}");
+    let a = agent();
+
+    // By name: COF NDJSON, as the D4 server answers.
+    let (status, ctype, body) = get(&a, &format!("{base}/query/WorkFamily.sas.upenn.edu"));
+    assert_eq!((status, ctype.as_str()), (200, "application/x-ndjson"));
+    let recs = read_back(body.as_bytes());
+    let keys: Vec<(&str, &str)> = recs
+        .iter()
+        .map(|r| (r.rrtype.as_str(), r.rdata.as_str()))
+        .collect();
+    assert_eq!(
+        keys,
+        [("A", "128.91.234.145"), ("CNAME", "quasar.sas.upenn.edu")]
+    );
+    assert_eq!(recs[0].time_first, 1_533_309_959);
+
+    // By address (IPv6, as in the D4 README's example query).
+    let (status, _, body) = get(&a, &format!("{base}/query/2001:db8:0:8::53"));
+    assert_eq!(status, 200);
+    let names: Vec<String> = read_back(body.as_bytes())
+        .into_iter()
+        .map(|r| r.rrname)
+        .collect();
+    assert_eq!(names, ["media.example.se", "www.example.org"]);
+
+    // Nothing known: empty body.
+    assert_eq!(
+        get(&a, &format!("{base}/query/198.51.100.7")),
+        (200, "application/x-ndjson".into(), String::new())
+    );
+
+    // The domain answer.
+    let (status, ctype, body) = get(&a, &format!("{base}/domain/virgo.sas.upenn.edu"));
+    assert_eq!((status, ctype.as_str()), (200, "application/json"));
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["domain"], "virgo.sas.upenn.edu");
+    assert_eq!(v["registrable"], "upenn.edu");
+    assert_eq!(v["seen_by_you"], "2020-09-13");
+    assert_eq!(v["alerts"], serde_json::json!([]));
+    let (_, _, body) = get(&a, &format!("{base}/domain/xjwqpzkvbr.net"));
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["freq_score"], serde_json::json!([1.5968, 3.4029]));
+    assert_eq!(v["alerts"], serde_json::json!(["DOM-01", "DOM-02"]));
+
+    // Errors: JSON bodies with 400/404/405.
+    for (path, want) in [
+        ("/", 404),
+        ("/nothing/here", 404),
+        ("/query/", 400),
+        ("/domain/not%20a%20name", 400),
+        ("/domain/a/b", 400),
+    ] {
+        let (status, ctype, body) = get(&a, &format!("{base}{path}"));
+        assert_eq!(status, want, "{path}");
+        assert_eq!(ctype, "application/json", "{path}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert!(v["error"].is_string(), "{path}");
+    }
+    let resp = a
+        .post(&format!("{base}/query/example.com"))
+        .send("x")
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 405);
+
+    stop.stop();
+    handle.join().unwrap();
+}
