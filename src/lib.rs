@@ -4,12 +4,12 @@
 //! logs or captures into `model` records; `facts` aggregates them and `resolve` maps addresses
 //! to names; `rules` turn the facts into alerts (`alert`); `report` renders them. `app` runs the
 //! pipeline and `commands` the other subcommands. See `../shared/STYLE.md`.
-
 pub mod alert;
 pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod enrich;
 pub mod enrichment;
 pub mod facts;
 pub mod input;

@@ -6,3 +6,4 @@ mod reference_cases;
 mod report;
 mod tls;
 mod zeek_reader;
+mod enrich;
