@@ -21,7 +21,7 @@ pub mod tinycheck;
 pub mod zeek;
 
 pub use export::{ExportFormat, ExportSummary, export, stats};
-pub use formats::{IocFormat, load_any, parse_any};
+pub use formats::{IocFormat, Loaded, load_all, load_any, parse_any};
 
 use crate::model::{Diagnostic, Location};
 use crate::names::{self, normalize_name, parse_addr, valid_domain, valid_label};
