@@ -238,7 +238,7 @@ mod tests {
         let l = load_all(
             std::slice::from_ref(&missing),
             None,
-            &[missing.clone()],
+            std::slice::from_ref(&missing),
             true,
         );
         assert_eq!(l.errors.len(), 2);
