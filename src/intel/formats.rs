@@ -9,7 +9,10 @@
 //! column, else a plain list.
 
 use super::text::read_text;
-use super::{IntelBuilder, csvlist, echap, misp, plain, source_name, stix, tinycheck, zeek};
+use super::{
+    Intel, IntelBuilder, Whitelist, WhitelistBuilder, csvlist, echap, misp, plain, source_name,
+    stix, tinycheck, zeek,
+};
 use anyhow::Context;
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
@@ -131,6 +134,47 @@ fn detect_json(body: &str) -> IocFormat {
     }
 }
 
+/// What the indicator and whitelist flags loaded.
+#[derive(Debug)]
+pub struct Loaded {
+    pub intel: Intel,
+    pub whitelist: Whitelist,
+    /// Files that could not be read at all (each error names its file); the rest was loaded.
+    pub errors: Vec<anyhow::Error>,
+}
+
+/// Loads the shipped defaults (when `defaults`), every `--iocs` file (in `format`, or detected)
+/// and every `--whitelist` file, in that order, and builds the stores. A file that cannot be
+/// read is kept in `errors` and the others still load; bad entries are in the stores' stats.
+pub fn load_all(
+    iocs: &[std::path::PathBuf],
+    format: Option<IocFormat>,
+    whitelists: &[std::path::PathBuf],
+    defaults: bool,
+) -> Loaded {
+    let mut ib = IntelBuilder::new();
+    let mut wb = WhitelistBuilder::new();
+    let mut errors = Vec::new();
+    if defaults && let Err(e) = super::defaults::load_defaults(&mut ib, &mut wb) {
+        errors.push(e);
+    }
+    for p in iocs {
+        if let Err(e) = load_any(p, format, &mut ib) {
+            errors.push(e);
+        }
+    }
+    for p in whitelists {
+        if let Err(e) = tinycheck::load_whitelist(p, &mut wb) {
+            errors.push(e);
+        }
+    }
+    Loaded {
+        intel: ib.build(),
+        whitelist: wb.build(),
+        errors,
+    }
+}
+
 /// Loads an indicator file in `format`, or the detected format; returns the format used.
 pub fn load_any(
     path: &Path,
@@ -186,5 +230,24 @@ mod tests {
         assert_eq!(detect("# c\ntype,indicator,app\n"), IocFormat::Csv);
         assert_eq!(detect("# c\nevil.example\n"), IocFormat::Plain);
         assert_eq!(IocFormat::from_name("ZEEK"), Some(IocFormat::Zeek));
+    }
+
+    #[test]
+    fn load_all_keeps_going_past_an_unreadable_file() {
+        let missing = std::path::PathBuf::from("/nonexistent/iocs.json");
+        let l = load_all(
+            std::slice::from_ref(&missing),
+            None,
+            std::slice::from_ref(&missing),
+            true,
+        );
+        assert_eq!(l.errors.len(), 2);
+        assert!(
+            l.errors[0]
+                .to_string()
+                .starts_with("/nonexistent/iocs.json: cannot open")
+        );
+        assert!(!l.intel.domains("copy9.com").is_empty());
+        assert!(l.whitelist.name("www.google.com").is_some());
     }
 }

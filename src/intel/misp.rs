@@ -298,4 +298,31 @@ mod tests {
         assert_eq!(intel.domains("panel.example").len(), 1);
         assert_eq!(intel.stats().unsupported.values().sum::<u64>(), 2);
     }
+
+    #[test]
+    fn broken_documents() {
+        let mut b = IntelBuilder::new();
+        let err = parse_reader(
+            Arc::from("m.json"),
+            &b"{\"Event\": {\n  \"Attribute\": [,]}}"[..],
+            &mut b,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with("m.json:2:17: not JSON"),
+            "{err}"
+        );
+        let text = "{\"Event\": {\"Attribute\": [\n {\"type\": \"ip-dst\", \"value\": \"10.0.0.0/33\"},\n {\"type\": \"ip-src\", \"value\": \"999.0.0.1\"},\n {\"type\": 5, \"value\": \"x\"},\n 7\n]}}";
+        parse_reader(Arc::from("m.json"), text.as_bytes(), &mut b).unwrap();
+        let diags: Vec<String> = b.rejected().iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            diags,
+            vec![
+                "m.json:2: ip-dst: invalid CIDR \"10.0.0.0/33\"",
+                "m.json:3: ip-src: invalid address \"999.0.0.1\"",
+                "m.json:4: attribute without text type and value",
+                "m.json:5: attribute is a number, not an object",
+            ]
+        );
+    }
 }

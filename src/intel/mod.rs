@@ -21,7 +21,7 @@ pub mod tinycheck;
 pub mod zeek;
 
 pub use export::{ExportFormat, ExportSummary, export, stats};
-pub use formats::{IocFormat, load_any, parse_any};
+pub use formats::{IocFormat, Loaded, load_all, load_any, parse_any};
 
 use crate::model::{Diagnostic, Location};
 use crate::names::{self, normalize_name, parse_addr, valid_domain, valid_label};
@@ -268,6 +268,24 @@ pub fn infer_type(raw: &str) -> Option<IocType> {
     })
 }
 
+/// Like [`infer_type`], also returning the normalised value (one normalisation per value).
+pub fn infer_normalized(raw: &str) -> Option<(IocType, String)> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    [
+        IocType::Ip4addr,
+        IocType::Ip6addr,
+        IocType::Cidr,
+        IocType::Sha1cert,
+        IocType::Sha256cert,
+        IocType::Domain,
+    ]
+    .into_iter()
+    .find_map(|t| normalized(t, raw).map(|v| (t, v)))
+}
+
 /// Counts the summary shows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IntelStats {
@@ -334,6 +352,19 @@ impl IntelBuilder {
                 return false;
             }
         };
+        self.add_normalized(kind, value, tag, tlp, location)
+    }
+
+    /// [`IntelBuilder::add`] for a value already normalised by [`normalize_value`] (or
+    /// [`infer_normalized`]) for `kind`: loaders of large untyped lists use it to normalise once.
+    pub(crate) fn add_normalized(
+        &mut self,
+        kind: IocType,
+        value: String,
+        tag: Option<&str>,
+        tlp: Option<&str>,
+        location: Location,
+    ) -> bool {
         match &mut self.run {
             Some((src, k, n)) if *k == kind && Arc::ptr_eq(src, &location.source) => *n += 1,
             _ => {
@@ -351,14 +382,15 @@ impl IntelBuilder {
         let Some(map) = self.index.get_mut(kind as usize) else {
             return false;
         };
-        match map.get(&value) {
-            Some(&i) => {
-                if let Some(ind) = self.indicators.get_mut(i) {
+        match map.entry(value) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                if let Some(ind) = self.indicators.get_mut(*e.get()) {
                     ind.provenance.push(prov);
                 }
             }
-            None => {
-                map.insert(value.clone(), self.indicators.len());
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let value = e.key().clone();
+                e.insert(self.indicators.len());
                 self.indicators.push(Indicator {
                     kind,
                     value,

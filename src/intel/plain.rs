@@ -10,9 +10,9 @@
 //! Anything else (maltrail's bare paths, `182.86.133:8880`) is a `file:line` diagnostic.
 
 use super::text::read_text;
-use super::{IntelBuilder, IocType, TypeSpec, infer_type, source_name};
+use super::{IntelBuilder, IocType, infer_normalized, normalize_value, source_name};
 use crate::model::Location;
-use crate::names::{parse_addr, valid_label};
+use crate::names::parse_addr;
 use anyhow::Context;
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -45,7 +45,7 @@ pub fn parse_str(source: &Arc<str>, text: &str, b: &mut IntelBuilder) {
         let loc = Location::line(source, n as u64 + 1);
         match classify(value) {
             Ok((kind, v)) => {
-                b.add(TypeSpec::Known(kind), &v, tag, None, loc);
+                b.add_normalized(kind, v, tag, None, loc);
             }
             Err(msg) => b.invalid(loc, msg),
         }
@@ -97,23 +97,24 @@ pub fn url_host(raw: &str) -> &str {
     }
 }
 
-/// Infers the type of an untyped value (see the module doc). Returns the type and the value to
-/// give the builder.
+/// Infers the type of an untyped value (see the module doc). Returns the type and the value,
+/// normalised for that type.
 pub fn classify(raw: &str) -> Result<(IocType, String), String> {
     let t = raw.trim();
     if t.is_empty() {
         return Err("missing value".into());
     }
-    if let Some(k) = infer_type(t).filter(|k| plausible(*k, t)) {
-        return Ok((k, t.to_string()));
+    if let Some((k, v)) = infer_normalized(t).filter(|(k, v)| plausible(*k, v)) {
+        return Ok((k, v));
     }
     if let Some(rest) = t.strip_prefix('.') {
-        let lower = rest.to_ascii_lowercase();
-        if valid_label(&lower) {
-            return Ok((IocType::Tld, lower));
+        if let Ok(v) = normalize_value(IocType::Tld, rest) {
+            return Ok((IocType::Tld, v));
         }
-        if let Some(k) = infer_type(rest).filter(|k| *k == IocType::Domain && plausible(*k, rest)) {
-            return Ok((k, rest.to_string()));
+        if let Some((k, v)) =
+            infer_normalized(rest).filter(|(k, v)| *k == IocType::Domain && plausible(*k, v))
+        {
+            return Ok((k, v));
         }
     }
     let host = url_host(t);
@@ -126,8 +127,10 @@ pub fn classify(raw: &str) -> Result<(IocType, String), String> {
             };
             return Ok((k, ip.to_string()));
         }
-        if let Some(k) = infer_type(host).filter(|k| *k == IocType::Domain && plausible(*k, host)) {
-            return Ok((k, host.to_string()));
+        if let Some((k, v)) =
+            infer_normalized(host).filter(|(k, v)| *k == IocType::Domain && plausible(*k, v))
+        {
+            return Ok((k, v));
         }
     }
     Err(format!("{t:?} is no address, network, hash, domain or URL"))
@@ -156,7 +159,7 @@ mod tests {
         ok("1.2.3.4", IocType::Ip4addr, "1.2.3.4");
         ok("1.2.3.4:8080", IocType::Ip4addr, "1.2.3.4");
         ok("10.0.0.0/8", IocType::Cidr, "10.0.0.0/8");
-        ok("http://Bad.example:81/x?y", IocType::Domain, "Bad.example");
+        ok("http://Bad.example:81/x?y", IocType::Domain, "bad.example");
         ok("bad.example/gate.php", IocType::Domain, "bad.example");
         ok("http://[2001:db8::1]:80/", IocType::Ip6addr, "2001:db8::1");
         ok(".xyz", IocType::Tld, "xyz");

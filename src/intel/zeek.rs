@@ -192,7 +192,9 @@ mod tests {
             not-an-ip\tIntel::ADDR\tfeedA\t-\n\
             x.example\tWHAT\tfeedA\t-\n\
             1.2.3.4\tIntel::ADDR\tfeedW\tT\n\
-            only-one-column\n";
+            only-one-column\n\
+            10.0.0.0/33\tIntel::SUBNET\tfeedA\t-\n\
+            http://evil.example/x\tIntel::DOMAIN\tfeedA\t-\n";
         let mut b = IntelBuilder::new();
         parse_str(&Arc::from("f.intel"), text, &mut b);
         let diags: Vec<String> = b.rejected().iter().map(|d| d.to_string()).collect();
@@ -202,6 +204,8 @@ mod tests {
                 "f.intel:9: invalid Intel::ADDR \"not-an-ip\"",
                 "f.intel:10: unknown indicator_type \"WHAT\"",
                 "f.intel:12: missing indicator or indicator_type",
+                "f.intel:13: invalid CIDR \"10.0.0.0/33\"",
+                "f.intel:14: invalid domain \"http://evil.example/x\"",
             ]
         );
         let intel = b.build();
