@@ -4,6 +4,8 @@
 use crate::alert::Level;
 use crate::cli::{Cli, Command};
 use crate::config::{AnalyzeConfig, Engine};
+use crate::enrich::pdns::PdnsCollector;
+use crate::enrichment::{self, Tee};
 use crate::facts::{Facts, FactsBuilder};
 use crate::input::zeek_runner::{self, ZeekOutput, ZeekRunner};
 use crate::input::{self, InputFile, InputKind};
@@ -155,7 +157,11 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
         .sum();
     let progress = Progress::new(total, cfg.quiet);
     let mut builder = FactsBuilder::new();
-    crate::enrichment::add_side_sources(cfg, &mut builder, warn)?;
+    let mut pdns_collector = cfg.state.as_ref().map(|_| PdnsCollector::new());
+    let mut sink = Tee {
+        builder: &mut builder,
+        pdns: pdns_collector.as_mut(),
+    };
     let mut inputs: Vec<InputSummary> = Vec::new();
     let mut file_iter = zeek_files.into_iter().peekable();
     for phase in 0..=6u8 {
@@ -163,7 +169,7 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
             InputKind::Zeek { kind, .. } => kind.phase() <= phase,
             InputKind::Capture(_) => false,
         }) {
-            match input::zeek::read_file_counted(&f.path, &mut builder, &|n| progress.inc(n)) {
+            match input::zeek::read_file_counted(&f.path, &mut sink, &|n| progress.inc(n)) {
                 Ok(stats) => inputs.push(InputSummary {
                     path: shown,
                     log_type: stats.kind.name().to_string(),
@@ -181,7 +187,7 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
         for (buffered, _) in &mut captures {
             for (rec, loc) in buffered.records.iter() {
                 if rec.phase() == phase {
-                    builder.record(rec.clone(), loc);
+                    sink.record(rec.clone(), loc);
                 }
             }
         }
@@ -189,11 +195,12 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
     progress.finish();
     for (buffered, summary) in captures {
         for d in buffered.diagnostics {
-            builder.diagnostic(d);
+            sink.diagnostic(d);
         }
         inputs.push(summary);
     }
     drop(temp_dirs);
+    enrichment::add_side_sources(cfg, &mut builder, warn)?;
     let facts = builder.finish();
     for d in &facts.diagnostics {
         warn(&d.to_string());
@@ -204,14 +211,17 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
             facts.diagnostics_total - facts.diagnostics.len() as u64
         ));
     }
-    let registration = crate::enrichment::registration_source(cfg, warn)?;
-    let ctx = Context::new(
+    let registration = enrichment::registration_source(cfg, warn)?;
+    let state = enrichment::update_state(cfg, &facts, pdns_collector.as_ref())?;
+    let mut ctx = Context::new(
         &cfg.settings,
         &cfg.intel,
         Some(&cfg.whitelist),
         &facts,
         registration.as_deref(),
     );
+    ctx.first_contacts = state.as_ref().map(|s| &s.first_contacts);
+    ctx.random_domains = cfg.random_domains;
     let collector = rules::run(&ctx);
     let alerts = collector.into_sorted();
     let whitelisted = whitelisted_destinations(&ctx);
@@ -230,7 +240,13 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
         destinations,
         timeline,
     };
-    crate::enrichment::finish_report(cfg, &facts, &mut report, warn)?;
+    if let Some(s) = &state {
+        report.active_sources.push(format!(
+            "state store: {} first contacts, {} new passive DNS records",
+            s.first_contacts.len(),
+            s.new_pdns
+        ));
+    }
     if let Some(path) = &cfg.baseline {
         let known = report::baseline::load_baseline(path)
             .with_context(|| format!("cannot read the baseline report {}", path.display()))?;
@@ -241,6 +257,26 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
         ));
     }
     Ok(report)
+}
+
+/// Reads every input under `paths` into `sink` in phase order (logs, and captures through the
+/// native decoder), returning the inputs that could not be read.
+pub fn read_all(paths: &[std::path::PathBuf], sink: &mut dyn Sink) -> Result<Vec<String>> {
+    let (mut files, mut unreadable) = input::discover(paths);
+    files.sort_by_key(|f| match &f.kind {
+        InputKind::Zeek { kind, .. } => kind.phase(),
+        InputKind::Capture(_) => 0,
+    });
+    for f in files {
+        let result = match &f.kind {
+            InputKind::Zeek { .. } => input::zeek::read_file(&f.path, sink).map(|_| ()),
+            InputKind::Capture(_) => native_records(&f.path, sink),
+        };
+        if let Err(e) = result {
+            unreadable.push(format!("{}: {e:#}", f.path.display()));
+        }
+    }
+    Ok(unreadable)
 }
 
 /// How long Zeek may take over one capture.
@@ -278,6 +314,12 @@ fn read_capture(
         return Ok(None);
     }
     native_capture(f)
+}
+
+fn native_records(_path: &std::path::Path, _sink: &mut dyn Sink) -> std::io::Result<()> {
+    Err(std::io::Error::other(
+        "the native capture decoder is not in this build yet",
+    ))
 }
 
 fn native_capture(_f: &InputFile) -> Result<Option<(Buffered, InputSummary)>> {

@@ -134,6 +134,12 @@ pub struct AnalyzeArgs {
     /// Passive-DNS side file (COF NDJSON): extra names for unresolved addresses; repeatable.
     #[arg(long = "pdns", value_name = "FILE")]
     pub pdns: Vec<PathBuf>,
+    /// Ignore passive-DNS records last seen more than this many days before the capture start.
+    #[arg(long, value_name = "DAYS")]
+    pub pdns_max_age: Option<u32>,
+    /// Flag random-looking registrable domains (DOM-01, character-pair frequency scores).
+    #[arg(long)]
+    pub random_domains: bool,
     /// Registration dates for ACT-02 (`name date` lines, or a `domain,created` CSV).
     #[arg(long, value_name = "FILE")]
     pub registration_dates: Option<PathBuf>,

@@ -2,11 +2,20 @@
 //! returns an exit code.
 
 use crate::app::EXIT_OK;
-use crate::cli::{Cli, Command, ExportFormatArg, IntelCommand};
+use crate::cli::{
+    Cli, Command, DomainArgs, DomainFormatArg, ExportFormatArg, ExtractArgs, IntelCommand,
+    PdnsArgs, PdnsCommand, StateCommand,
+};
+use crate::enrich::domain::{DomainReport, DomainSettings, RegDates, assess};
+use crate::enrich::pdns::{PdnsCollector, write_records};
+use crate::enrich::serve::ServeOptions;
+use crate::enrich::state::Store;
 use crate::intel::export::ExportFormat;
+use crate::model::{Diagnostic, Location, Record, Sink};
 use anyhow::{Context, Result};
 use clap::CommandFactory;
 use std::io::{self, Write};
+use std::sync::Arc;
 
 /// Runs a subcommand other than `analyze`.
 pub fn run(command: Command) -> Result<u8> {
@@ -62,8 +71,161 @@ pub fn run(command: Command) -> Result<u8> {
                 );
             }
         }
-        other => anyhow::bail!("{other:?} is not available in this build yet"),
+        Command::Pdns(args) => pdns(args, &mut out)?,
+        Command::Domain(args) => domain(args, &mut out)?,
+        Command::State(StateCommand::Import { file, tag, state }) => {
+            let store = Store::open(&state)?;
+            let mut diags = Vec::new();
+            let n = store.import(&file, &tag, &mut diags)?;
+            for d in &diags {
+                eprintln!("captriage: warning: {d}");
+            }
+            writeln!(out, "{n} names tagged {tag:?} in {}", state.display())?;
+        }
+        Command::State(StateCommand::Stats { state }) => {
+            let stats = Store::open(&state)?.stats()?;
+            writeln!(out, "store:          {}", stats.path)?;
+            writeln!(out, "domains seen:   {}", stats.domains)?;
+            writeln!(out, "names tagged:   {}", stats.tagged)?;
+            for (tag, n) in &stats.tags {
+                writeln!(out, "  {tag}: {n}")?;
+            }
+            writeln!(out, "passive DNS:    {} records", stats.pdns_records)?;
+            writeln!(out, "lookup cache:   {} entries", stats.cache_entries)?;
+        }
+        Command::Serve(args) => {
+            let store = Arc::new(Store::open(&args.state)?);
+            eprintln!(
+                "captriage: serving {} read-only on http://{}",
+                args.state.display(),
+                args.listen
+            );
+            out.flush()?;
+            crate::enrich::serve::serve(store, args.listen, ServeOptions::default())?;
+        }
+        Command::Extract(args) => extract(args, &mut out)?,
+        Command::Analyze(_) => anyhow::bail!("analyze is run by app::run"),
     }
     out.flush()?;
     Ok(EXIT_OK)
+}
+
+/// Collects the DNS records of every input as passive DNS.
+struct DnsOnly<'a> {
+    collector: &'a mut PdnsCollector,
+    problems: u64,
+}
+
+impl Sink for DnsOnly<'_> {
+    fn record(&mut self, record: Record<'_>, _location: &Location) {
+        if let Record::Dns(d) = &record {
+            self.collector.add(d);
+        }
+    }
+    fn diagnostic(&mut self, diagnostic: Diagnostic) {
+        self.problems += 1;
+        eprintln!("captriage: warning: {diagnostic}");
+    }
+}
+
+/// `captriage pdns`: export the DNS observations of logs or captures as COF NDJSON, or query a
+/// state store.
+fn pdns(args: PdnsArgs, out: &mut dyn Write) -> Result<()> {
+    if let Some(PdnsCommand::Query { name, state }) = args.command {
+        let store = Store::open(&state)?;
+        let records = store.query_pdns(&name)?;
+        write_records(out, &records)?;
+        return Ok(());
+    }
+    anyhow::ensure!(
+        !args.paths.is_empty(),
+        "give Zeek logs or captures to export"
+    );
+    let mut collector = PdnsCollector::new();
+    let mut sink = DnsOnly {
+        collector: &mut collector,
+        problems: 0,
+    };
+    let unreadable = crate::app::read_all(&args.paths, &mut sink)?;
+    for u in &unreadable {
+        eprintln!("captriage: error: {u}");
+    }
+    let write = |w: &mut dyn Write| collector.write(w, args.sensor_id.as_deref(), None);
+    match &args.output {
+        Some(path) => {
+            let mut f = io::BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+            );
+            write(&mut f)?;
+            f.flush()?;
+        }
+        None => write(out)?,
+    }
+    anyhow::ensure!(unreadable.is_empty(), "some inputs could not be read");
+    Ok(())
+}
+
+/// `captriage domain`: what domain_stats answers, offline.
+fn domain(args: DomainArgs, out: &mut dyn Write) -> Result<()> {
+    let store = args.state.as_deref().map(Store::open).transpose()?;
+    let mut diags = Vec::new();
+    let dates = args
+        .registration_dates
+        .as_ref()
+        .map(|p| RegDates::load(p, &mut diags))
+        .transpose()?;
+    for d in &diags {
+        eprintln!("captriage: warning: {d}");
+    }
+    let settings = DomainSettings {
+        new_domain_days: u64::from(crate::settings::Settings::default().new_domain_days),
+        ..DomainSettings::default()
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let reports: Vec<DomainReport> = args
+        .names
+        .iter()
+        .map(|n| assess(n, store.as_ref(), dates.as_ref(), &settings, now))
+        .collect::<Result<_>>()?;
+    match args.format {
+        DomainFormatArg::Json => {
+            serde_json::to_writer_pretty(&mut *out, &reports)?;
+            writeln!(out)?;
+        }
+        DomainFormatArg::Table => {
+            let mut t = comfy_table::Table::new();
+            t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
+                .force_no_tty();
+            t.set_header([
+                "domain",
+                "registrable",
+                "freq score",
+                "seen by you",
+                "category",
+                "alerts",
+            ]);
+            for r in &reports {
+                t.add_row([
+                    r.domain.clone(),
+                    r.registrable.clone().unwrap_or_else(|| "-".into()),
+                    format!("{:.4}, {:.4}", r.freq_score[0], r.freq_score[1]),
+                    r.seen_by_you.clone().unwrap_or_else(|| "-".into()),
+                    r.category.unwrap_or("-").to_string(),
+                    r.alerts.join(", "),
+                ]);
+            }
+            writeln!(out, "{t}")?;
+        }
+    }
+    Ok(())
+}
+
+/// `captriage extract`: the native decoder's view of a capture as Zeek logs.
+fn extract(args: ExtractArgs, out: &mut dyn Write) -> Result<()> {
+    let _ = (args, out);
+    anyhow::bail!("extract needs the native capture decoder, which is not in this build yet")
 }

@@ -1,42 +1,184 @@
-//! Side sources that enrich an analysis: passive-DNS files (names and NS data), registration
-//! dates for ACT-02, and what the state store and GeoIP add to the finished report. Everything
-//! here is offline unless `--online` is given.
+//! Side sources that enrich an analysis, and what the state store keeps across runs:
+//! passive-DNS files (names for unresolved addresses and NS data for ACT-01), registration dates
+//! for ACT-02, first contact (DOM-02) and the capture's own DNS observations stored as passive
+//! DNS. Everything here is offline; nothing touches the network.
 
 use crate::config::AnalyzeConfig;
+use crate::enrich::domain::RegDates;
+use crate::enrich::pdns::{self, PdnsCollector};
+use crate::enrich::psl::registrable;
+use crate::enrich::state::Store;
 use crate::facts::{Facts, FactsBuilder};
-use crate::report::Report;
+use crate::model::{Diagnostic, Location, Record, Sink};
+use crate::names::{HostValue, parse_addr};
 use crate::rules::RegistrationDates;
-use anyhow::Result;
+use anyhow::{Context as _, Result};
+use std::collections::{BTreeMap, BTreeSet};
 
-/// Adds the names and nameservers of every `--pdns` file to the facts.
+/// A sink that feeds the facts and, when a state store is in use, collects the DNS
+/// observations as passive DNS.
+pub struct Tee<'a> {
+    pub builder: &'a mut FactsBuilder,
+    pub pdns: Option<&'a mut PdnsCollector>,
+}
+
+impl Sink for Tee<'_> {
+    fn record(&mut self, record: Record<'_>, location: &Location) {
+        if let (Some(c), Record::Dns(d)) = (self.pdns.as_deref_mut(), &record) {
+            c.add(d);
+        }
+        self.builder.record(record, location);
+    }
+
+    fn diagnostic(&mut self, diagnostic: Diagnostic) {
+        self.builder.diagnostic(diagnostic);
+    }
+}
+
+/// Adds the names and nameservers of every `--pdns` file (RULES.md §3): A/AAAA records name
+/// their address, NS records give nameserver data. Records last seen more than `--pdns-max-age`
+/// days before the capture start are ignored.
 pub fn add_side_sources(
     cfg: &AnalyzeConfig,
-    _builder: &mut FactsBuilder,
-    _warn: &mut dyn FnMut(&str),
+    builder: &mut FactsBuilder,
+    warn: &mut dyn FnMut(&str),
 ) -> Result<()> {
-    if !cfg.pdns.is_empty() {
-        anyhow::bail!("--pdns is not available in this build yet");
+    let start = builder.capture_start();
+    for path in &cfg.pdns {
+        let mut diags = Vec::new();
+        let records = pdns::load(path, &mut diags)
+            .with_context(|| format!("cannot read passive DNS {}", path.display()))?;
+        for d in &diags {
+            warn(&d.to_string());
+        }
+        let source = format!("pdns:{}", path.display());
+        let mut stale = 0u64;
+        for r in &records {
+            if let (Some(days), Some(start)) = (cfg.pdns_max_age_days, start)
+                && (r.time_last as f64) < start - f64::from(days) * 86_400.0
+            {
+                stale += 1;
+                continue;
+            }
+            match r.rrtype.as_str() {
+                "A" | "AAAA" => {
+                    if let Some(ip) = parse_addr(&r.rdata) {
+                        builder.add_side_name(ip, &r.rrname, &source);
+                    }
+                }
+                "NS" => builder.add_nameserver(&r.rrname, &r.rdata, &source),
+                _ => {}
+            }
+        }
+        if stale > 0 {
+            warn(&format!(
+                "{}: {stale} records older than the --pdns-max-age window ignored",
+                path.display()
+            ));
+        }
     }
     Ok(())
+}
+
+/// Registration dates from `--registration-dates`, as ACT-02 reads them.
+pub struct FileDates {
+    dates: RegDates,
+    source: String,
+}
+
+impl RegistrationDates for FileDates {
+    fn created(&self, name: &str) -> Option<(f64, String)> {
+        self.dates
+            .lookup(name)
+            .map(|t| (t as f64, self.source.clone()))
+    }
 }
 
 /// The registration-date source for ACT-02, when one was given.
 pub fn registration_source(
     cfg: &AnalyzeConfig,
-    _warn: &mut dyn FnMut(&str),
+    warn: &mut dyn FnMut(&str),
 ) -> Result<Option<Box<dyn RegistrationDates>>> {
-    if cfg.registration_dates.is_some() {
-        anyhow::bail!("--registration-dates is not available in this build yet");
+    let Some(path) = &cfg.registration_dates else {
+        return Ok(None);
+    };
+    let mut diags = Vec::new();
+    let dates = RegDates::load(path, &mut diags)
+        .with_context(|| format!("cannot read registration dates {}", path.display()))?;
+    for d in &diags {
+        warn(&d.to_string());
     }
-    Ok(None)
+    Ok(Some(Box::new(FileDates {
+        dates,
+        source: path.display().to_string(),
+    })))
 }
 
-/// Adds what the state store and GeoIP know to the finished report.
-pub fn finish_report(
-    _cfg: &AnalyzeConfig,
-    _facts: &Facts,
-    _report: &mut Report,
-    _warn: &mut dyn FnMut(&str),
-) -> Result<()> {
-    Ok(())
+/// Every registrable domain observed (DNS queries and CNAME targets, names of contacted
+/// addresses, TLS SNI, HTTP Host), with the time it was last seen (0 when unknown).
+pub fn observed_domains(facts: &Facts) -> BTreeMap<String, u64> {
+    let mut out: BTreeMap<String, u64> = BTreeMap::new();
+    let mut add = |name: &str, ts: Option<f64>| {
+        if let Some(r) = registrable(name) {
+            let t = ts.filter(|t| t.is_finite() && *t >= 0.0).unwrap_or(0.0) as u64;
+            let e = out.entry(r).or_insert(t);
+            *e = (*e).max(t);
+        }
+    };
+    for d in &facts.dns {
+        for n in d.query.iter().chain(d.cnames.iter()) {
+            add(n, d.last_ts);
+        }
+    }
+    let mut servers = BTreeSet::new();
+    for c in &facts.conns {
+        if servers.insert(c.server) {
+            for n in facts.resolver.names(c.server).keys() {
+                add(n, c.last_ts);
+            }
+        }
+    }
+    for t in &facts.tls {
+        if let Some(s) = &t.sni {
+            add(s, t.ts);
+        }
+    }
+    for h in &facts.http {
+        if let Some(HostValue::Name(n)) = &h.host {
+            add(n, h.ts);
+        }
+    }
+    out
+}
+
+/// What the state store contributed to a run.
+#[derive(Debug, Default)]
+pub struct StateOutcome {
+    /// Registrable domains the store had never seen (first contact, DOM-02).
+    pub first_contacts: BTreeSet<String>,
+    /// Passive DNS records new to the store.
+    pub new_pdns: u64,
+}
+
+/// Opens the state store, records this run's domains (returning the first contacts) and stores
+/// the capture's DNS observations as passive DNS.
+pub fn update_state(
+    cfg: &AnalyzeConfig,
+    facts: &Facts,
+    pdns: Option<&PdnsCollector>,
+) -> Result<Option<StateOutcome>> {
+    let Some(dir) = &cfg.state else {
+        return Ok(None);
+    };
+    let store = Store::open(dir).with_context(|| format!("state store {}", dir.display()))?;
+    let seen = observed_domains(facts);
+    let first = store.record_domains(seen.iter().map(|(d, t)| (d.as_str(), *t)))?;
+    let new_pdns = match pdns {
+        Some(c) => store.add_pdns(c.records(None, None).iter())?,
+        None => 0,
+    };
+    Ok(Some(StateOutcome {
+        first_contacts: first.into_iter().collect(),
+        new_pdns,
+    }))
 }

@@ -331,6 +331,11 @@ impl FactsBuilder {
         }
     }
 
+    /// The smallest ts among the records read so far.
+    pub fn capture_start(&self) -> Option<f64> {
+        self.facts.capture_start
+    }
+
     /// Adds a passive-DNS A/AAAA association (no time) from a side file.
     pub fn add_side_name(&mut self, ip: IpAddr, name: &str, source: &str) {
         if let Some(n) = normalize_name(name) {
@@ -796,7 +801,8 @@ impl FactsBuilder {
         self.facts
     }
 
-    fn diagnostic(&mut self, d: Diagnostic) {
+    /// Records a problem met while reading.
+    pub fn diagnostic(&mut self, d: Diagnostic) {
         self.facts.diagnostics_total += 1;
         if self.facts.diagnostics.len() < MAX_DIAGNOSTICS {
             self.facts.diagnostics.push(d);

@@ -118,7 +118,7 @@ pub fn name_rule(ctx: &Context<'_>, rule: &NameRule<'_>, out: &mut Collector) {
     }
 }
 
-fn indicator_test<'i>(hits: Vec<&'i crate::intel::Indicator>, name: &str) -> Option<NameMatch> {
+fn indicator_test(hits: Vec<&crate::intel::Indicator>, name: &str) -> Option<NameMatch> {
     (!hits.is_empty()).then(|| (hits.iter().map(|i| matched(i, name)).collect(), Vec::new()))
 }
 

@@ -8,6 +8,7 @@
 
 pub mod act;
 pub mod adv;
+pub mod dom;
 pub mod ioc;
 pub mod proto;
 pub mod ssl;
@@ -36,6 +37,10 @@ pub struct Context<'a> {
     pub facts: &'a Facts,
     /// Registration dates for ACT-02, when a source was given.
     pub registration: Option<&'a dyn RegistrationDates>,
+    /// Registrable domains the state store had never seen (DOM-02), when a store is in use.
+    pub first_contacts: Option<&'a BTreeSet<String>>,
+    /// Whether DOM-01 runs (`--random-domains`).
+    pub random_domains: bool,
     local: PrefixTable<()>,
 }
 
@@ -58,6 +63,8 @@ impl<'a> Context<'a> {
             whitelist: if settings.whitelist { whitelist } else { None },
             facts,
             registration,
+            first_contacts: None,
+            random_domains: false,
             local,
         }
     }
@@ -145,6 +152,8 @@ pub const RULES: &[&dyn Rule] = &[
     &ioc::Ioc10,
     &act::Act01,
     &act::Act02,
+    &dom::Dom01,
+    &dom::Dom02,
 ];
 
 /// Runs every enabled rule, then ADV-01, and returns the collector.

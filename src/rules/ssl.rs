@@ -55,7 +55,8 @@ fn tls_evidence(ctx: &Context<'_>, t: &TlsFact) -> Evidence {
 /// Every TLS session that is not whitelisted (and, for heuristics, not to a local server).
 fn sessions<'c>(ctx: &'c Context<'_>, heuristic: bool) -> impl Iterator<Item = &'c TlsFact> + 'c {
     ctx.facts.tls.iter().filter(move |t| {
-        !(heuristic && t.server.is_some_and(|ip| ctx.is_local(ip))) && !tls_whitelisted(ctx, t)
+        let local = heuristic && t.server.is_some_and(|ip| ctx.is_local(ip));
+        !local && !tls_whitelisted(ctx, t)
     })
 }
 

@@ -47,8 +47,10 @@ pub fn run_case(case: &str, extra: &[&str]) -> Report {
         argv.push("--whitelist".into());
         argv.push(dir.join("whitelist.json").display().to_string());
     }
-    argv.push("--config".into());
-    argv.push(dir.join("config.json").display().to_string());
+    if !extra.contains(&"--config") {
+        argv.push("--config".into());
+        argv.push(dir.join("config.json").display().to_string());
+    }
     argv.extend(extra.iter().map(|s| s.to_string()));
     let cli = Cli::try_parse_from(&argv).unwrap();
     let Command::Analyze(args) = cli.command else {
@@ -352,4 +354,70 @@ fn real_bundles_smoke() {
         both,
         "an indicator listed by both bundles keeps both sources"
     );
+}
+
+#[test]
+fn all_rules_with_offline_active_sources_adds_exactly_act01_and_act02() {
+    // RULES.md §11 note 1: a passive-DNS file with the NS record evil-c2.com -> ns1.njalla.no.
+    // and a registration-date file dating myhost.duckdns.org 30 days before the capture start
+    // (2024-01-01T10:00:01Z) add ACT-01 and ACT-02, with nothing else changing.
+    let dir = tempfile::tempdir().unwrap();
+    let pdns = dir.path().join("ns.cof.json");
+    std::fs::write(
+        &pdns,
+        r#"{"rrname":"evil-c2.com","rrtype":"NS","rdata":"ns1.njalla.no.","time_first":1703980800,"time_last":1703980800,"count":1}
+"#,
+    )
+    .unwrap();
+    let dates = dir.path().join("registered.txt");
+    std::fs::write(&dates, "# name date\nmyhost.duckdns.org 2023-12-02\n").unwrap();
+    let r = run_case(
+        "all_rules",
+        &[
+            "--pdns",
+            pdns.to_str().unwrap(),
+            "--registration-dates",
+            dates.to_str().unwrap(),
+        ],
+    );
+    let mut want = c22();
+    want.insert(("ACT-01".into(), "api.evil-c2.com".into()));
+    want.insert(("ACT-02".into(), "myhost.duckdns.org".into()));
+    assert_eq!(pairs(&r), want);
+    let act01 = r.alerts.iter().find(|a| a.id == "ACT-01").unwrap();
+    assert!(
+        act01
+            .evidence
+            .details
+            .iter()
+            .any(|d| d.contains("ns1.njalla.no") && d.contains("evil-c2.com")),
+        "{:?}",
+        act01.evidence.details
+    );
+    assert!(
+        r.active_sources
+            .iter()
+            .any(|s| s.contains("registered.txt"))
+    );
+}
+
+#[test]
+fn active_off_ignores_offline_sources() {
+    // `active` is false by default: the same side files add nothing without the config's
+    // `active: true` (all_rules' config sets it; an empty analysis mapping does not).
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.yaml");
+    std::fs::write(&cfg, "analysis: {}\n").unwrap();
+    let dates = dir.path().join("registered.txt");
+    std::fs::write(&dates, "myhost.duckdns.org 2023-12-02\n").unwrap();
+    let r = run_case(
+        "all_rules",
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--registration-dates",
+            dates.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(pairs(&r), c22());
 }
