@@ -5,6 +5,7 @@
 //! aggregated records into alerts (`alert`); `report` renders them. See `../shared/STYLE.md`.
 
 pub mod alert;
+pub mod input;
 pub mod intel;
 pub mod model;
 pub mod names;
