@@ -123,7 +123,8 @@ pub fn parse_message(buf: &[u8], netbios: bool) -> Result<Message, DnsError> {
             if i == 0 {
                 msg.first_answer_name = Some(name_text(&owner));
             }
-            if msg.answers.len() < MAX_ANSWERS {
+            // TKEY, TSIG and OPT are protocol machinery, not answers (Zeek leaves them out).
+            if msg.answers.len() < MAX_ANSWERS && !matches!(rtype, 41 | 249 | 250) {
                 let mut text = render(buf, start, rtype, rdata, &owner);
                 truncate_text(&mut text, MAX_ANSWER_TEXT);
                 msg.answers.push((text, ttl));
@@ -202,11 +203,11 @@ fn render(msg: &[u8], start: usize, rtype: u16, rdata: &[u8], owner: &Name) -> S
             Ipv6Addr::from(a).to_string()
         }),
         // CNAME, PTR, NS, DNAME, SOA (MNAME)
-        2 | 5 | 12 | 39 | 6 => name_at_rdata(0),
+        2 | 5 | 12 | 39 | 6 => name_at_rdata(0).map(|n| n.to_ascii_lowercase()),
         // MX, and the other preference + name types
-        15 | 18 | 21 | 36 => name_at_rdata(2),
+        15 | 18 | 21 | 36 => name_at_rdata(2).map(|n| n.to_ascii_lowercase()),
         // SRV: priority, weight, port, target
-        33 => name_at_rdata(6),
+        33 => name_at_rdata(6).map(|n| n.to_ascii_lowercase()),
         16 | 99 => {
             let tag = if rtype == 16 { "TXT" } else { "SPF" };
             Some(character_strings(rdata, tag))

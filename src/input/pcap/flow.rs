@@ -5,7 +5,7 @@
 //! for the application parsers (DNS, TLS, HTTP). Every buffer and table is bounded. The parsers
 //! themselves are pure and live beside this module; this module decides what to feed them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::IpAddr;
 
 use super::dns;
@@ -18,13 +18,15 @@ const CLIENT_TLS_CAP: usize = 16 * 1024;
 const SERVER_TLS_CAP: usize = 64 * 1024;
 /// Bytes searched for the start of TLS inside another protocol (STARTTLS, MySQL).
 const TLS_SEARCH_WINDOW: u64 = 16 * 1024;
+/// DTLS datagrams held per direction.
+const MAX_DTLS_DATAGRAMS: usize = 32;
 /// Bytes of a DNS-over-TCP or HTTP stream buffered before the parser gives up on it.
 const STREAM_CAP: usize = 64 * 1024;
 /// Out-of-order TCP segments held per direction.
 const MAX_OOO_SEGMENTS: usize = 64;
 /// Records one flow may produce.
 const MAX_RECORDS_PER_FLOW: usize = 1000;
-/// Distinct pending DNS transaction ids per flow.
+/// DNS queries waiting for a reply per flow.
 const MAX_PENDING_DNS: usize = 256;
 /// Flows tracked at once; beyond this the oldest idle flows are finished early.
 const MAX_FLOWS: usize = 1_000_000;
@@ -322,7 +324,7 @@ impl Stream {
 #[derive(Default)]
 struct Apps {
     dns_seen: bool,
-    dns_pending: BTreeMap<u16, DnsRow>,
+    dns_pending: BTreeMap<u16, VecDeque<DnsRow>>,
     dns_rows: Vec<DnsRow>,
     dns_tcp: [Vec<u8>; 2],
     dns_failed: bool,
@@ -333,6 +335,8 @@ struct Apps {
     tls: Option<TlsRow>,
     tls_rows: Vec<TlsRow>,
     dtls: bool,
+    /// DTLS datagrams per direction, in capture order (bounded by count and bytes).
+    dtls_dgrams: [Vec<Vec<u8>>; 2],
     http_buf: Vec<u8>,
     http_given_up: bool,
     http_rows: Vec<HttpRow>,
@@ -355,6 +359,8 @@ struct Flow {
     streams: [Stream; 2],
     apps: Apps,
     records: usize,
+    /// DNS queries waiting for their reply, over all transaction ids.
+    pending_dns: usize,
 }
 
 /// The flow table.
@@ -504,6 +510,7 @@ impl Flow {
             streams: [Stream::default(), Stream::default()],
             apps: Apps::default(),
             records: 0,
+            pending_dns: 0,
         }
     }
 
@@ -552,6 +559,7 @@ impl Flow {
         self.apps.tls_bufs.swap(0, 1);
         self.apps.tls_start.swap(0, 1);
         self.apps.tls_given_up.swap(0, 1);
+        self.apps.dtls_dgrams.swap(0, 1);
         let mut h = String::with_capacity(self.history.len() + 1);
         h.push('^');
         for c in self.history.chars().filter(|&c| c != '^') {
@@ -568,15 +576,17 @@ impl Flow {
     }
 
     fn update(&mut self, p: &Packet<'_>, sport: u16, problems: &mut Vec<Problem>) {
-        let is_orig = (p.src, sport) == self.orig && (p.dst != p.src || self.orig != self.resp);
-        let is_orig = if self.orig == self.resp {
-            // Same address and port on both sides: direction is undecidable; count as orig.
-            true
-        } else {
-            is_orig
-        };
+        // Same address and port on both sides: the direction is undecidable; count as orig.
+        let is_orig = self.orig == self.resp || (p.src, sport) == self.orig;
         let d = usize::from(!is_orig);
-        self.last = self.last.max(p.ts);
+        let both_closed = self.proto == 6
+            && self
+                .streams
+                .iter()
+                .all(|s| matches!(s.state, TcpState::Closed | TcpState::Reset));
+        if !both_closed {
+            self.last = self.last.max(p.ts);
+        }
         self.pkts[d] += 1;
         self.ip_bytes[d] += p.ip_len;
         match &p.transport {
@@ -661,7 +671,10 @@ impl Flow {
             if s.base.is_none() && s.first_seq.is_none() {
                 s.first_seq = Some(seq);
             }
-            if !syn && let Some(rel) = s.rel(seq) {
+            if !syn
+                && seg_len > 0
+                && let Some(rel) = s.rel(seq)
+            {
                 let end = rel.saturating_add(i64::try_from(seg_len).unwrap_or(0));
                 if end > s.max_end {
                     s.max_end = end;
@@ -835,7 +848,7 @@ impl Flow {
                 self.apps.http_buf = Vec::new();
                 return;
             }
-            let Some(end) = find(buf, b"\r\n\r\n").map(|i| i + 4) else {
+            let Some(end) = header_end(buf) else {
                 return;
             };
             let head = buf.get(..end).unwrap_or_default();
@@ -878,13 +891,14 @@ impl Flow {
                 return;
             }
             let hello = if datagram {
-                tls::parse_dtls_client_hello(&self.apps.tls_bufs[0])
+                let refs: Vec<&[u8]> = self.apps.dtls_dgrams[0].iter().map(Vec::as_slice).collect();
+                tls::parse_dtls_client_hello_datagrams(&refs)
             } else {
                 tls::parse_client_hello(&self.apps.tls_bufs[0])
             };
             match hello {
                 TlsNeed::Done(h) => {
-                    self.add_service("ssl");
+                    self.add_service(if datagram { "dtls" } else { "ssl" });
                     self.apps.tls = Some(TlsRow {
                         packet: p.number,
                         ts: p.ts,
@@ -896,13 +910,16 @@ impl Flow {
                         self.apps.tls_given_up = [true, true];
                     }
                     self.apps.tls_bufs[0] = Vec::new();
+                    self.apps.dtls_dgrams[0] = Vec::new();
                     self.apps.tls_given_up[0] = true;
-                    if !self.apps.tls_bufs[1].is_empty() {
+                    if !self.apps.tls_bufs[1].is_empty() || !self.apps.dtls_dgrams[1].is_empty() {
                         self.tls_progress(p, false, datagram);
                     }
                 }
                 TlsNeed::NeedMore => {
-                    if self.apps.tls_bufs[0].len() >= CLIENT_TLS_CAP {
+                    if self.apps.tls_bufs[0].len() >= CLIENT_TLS_CAP
+                        || self.apps.dtls_dgrams[0].len() >= MAX_DTLS_DATAGRAMS
+                    {
                         self.apps.tls_given_up[0] = true;
                     }
                 }
@@ -910,6 +927,10 @@ impl Flow {
                     // Not a hello here: look for TLS starting later in the stream.
                     self.apps.tls_bufs[0].clear();
                     self.apps.tls_start[0] = None;
+                    if datagram {
+                        self.apps.tls_given_up[0] = true;
+                        self.apps.dtls_dgrams[0] = Vec::new();
+                    }
                 }
             }
             return;
@@ -918,7 +939,8 @@ impl Flow {
             return;
         }
         let flight = if datagram {
-            tls::parse_dtls_server_flight(&self.apps.tls_bufs[d])
+            let refs: Vec<&[u8]> = self.apps.dtls_dgrams[d].iter().map(Vec::as_slice).collect();
+            tls::parse_dtls_server_flight(&refs)
         } else {
             tls::parse_server_flight(&self.apps.tls_bufs[d])
         };
@@ -931,16 +953,20 @@ impl Flow {
                 }
                 true
             }
-            TlsNeed::NeedMore => self.apps.tls_bufs[d].len() >= SERVER_TLS_CAP,
+            TlsNeed::NeedMore => {
+                self.apps.tls_bufs[d].len() >= SERVER_TLS_CAP
+                    || self.apps.dtls_dgrams[d].len() >= MAX_DTLS_DATAGRAMS
+            }
             TlsNeed::NotTls => {
                 self.apps.tls_bufs[d].clear();
                 self.apps.tls_start[d] = None;
-                false
+                datagram
             }
         };
         if finished {
             self.apps.tls_given_up[d] = true;
             self.apps.tls_bufs[d] = Vec::new();
+            self.apps.dtls_dgrams[d] = Vec::new();
             if let Some(row) = self.apps.tls.take() {
                 self.apps.tls_rows.push(row);
             }
@@ -963,14 +989,12 @@ impl Flow {
             && payload.get(1) == Some(&0xfe)
         {
             self.apps.dtls = true;
-            let cap = if is_orig {
-                CLIENT_TLS_CAP
-            } else {
-                SERVER_TLS_CAP
-            };
-            let buf = &mut self.apps.tls_bufs[d];
-            let room = cap.saturating_sub(buf.len());
-            buf.extend_from_slice(payload.get(..room.min(payload.len())).unwrap_or_default());
+            let held: usize = self.apps.dtls_dgrams[d].iter().map(Vec::len).sum();
+            if held + payload.len() <= SERVER_TLS_CAP
+                && self.apps.dtls_dgrams[d].len() < MAX_DTLS_DATAGRAMS
+            {
+                self.apps.dtls_dgrams[d].push(payload.to_vec());
+            }
             self.tls_progress(p, is_orig, true);
         }
     }
@@ -1041,7 +1065,7 @@ impl Flow {
         if !self.apps.dns_seen {
             self.apps.dns_seen = true;
             self.add_service("dns");
-            if msg.response && is_orig {
+            if msg.response && is_orig && !is_multicast(self.resp.0) {
                 self.flip();
                 is_orig = false;
             }
@@ -1065,20 +1089,46 @@ impl Flow {
             };
             if mdns {
                 self.push_dns(row);
-            } else if !self.apps.dns_pending.contains_key(&msg.id) {
-                if self.apps.dns_pending.len() >= MAX_PENDING_DNS
-                    && let Some((_, old)) = self.apps.dns_pending.pop_first()
-                {
-                    self.push_dns(old);
+            } else {
+                if self.pending_dns >= MAX_PENDING_DNS {
+                    let mut evicted = None;
+                    if let Some(mut first) = self.apps.dns_pending.first_entry() {
+                        evicted = first.get_mut().pop_front();
+                        if first.get().is_empty() {
+                            first.remove();
+                        }
+                    }
+                    if let Some(old) = evicted {
+                        self.pending_dns -= 1;
+                        self.push_dns(old);
+                    }
                 }
-                self.apps.dns_pending.insert(msg.id, row);
+                self.apps
+                    .dns_pending
+                    .entry(msg.id)
+                    .or_default()
+                    .push_back(row);
+                self.pending_dns += 1;
             }
             return;
         }
         let pending = if mdns {
             None
         } else {
-            self.apps.dns_pending.remove(&msg.id)
+            let queue = self.apps.dns_pending.get_mut(&msg.id);
+            let row = queue.and_then(VecDeque::pop_front);
+            if row.is_some() {
+                self.pending_dns -= 1;
+            }
+            if self
+                .apps
+                .dns_pending
+                .get(&msg.id)
+                .is_some_and(VecDeque::is_empty)
+            {
+                self.apps.dns_pending.remove(&msg.id);
+            }
+            row
         };
         let mut row = pending.unwrap_or_else(|| DnsRow {
             packet: p.number,
@@ -1089,11 +1139,11 @@ impl Flow {
             ..DnsRow::default()
         });
         if row.query.is_none() {
-            row.query = msg.question.as_ref().map(|q| q.name.clone()).or_else(|| {
-                msg.first_answer_name
-                    .clone()
-                    .map(|n| n.to_ascii_lowercase())
-            });
+            // Zeek takes a reply's query name from its first answer, not from its question.
+            row.query = msg
+                .first_answer_name
+                .clone()
+                .map(|n| n.to_ascii_lowercase());
         }
         row.rcode = Some(msg.rcode);
         row.aa = msg.aa;
@@ -1116,10 +1166,14 @@ impl Flow {
 
     fn finish(mut self) -> FlowRecord {
         let pending = std::mem::take(&mut self.apps.dns_pending);
-        for (_, row) in pending {
+        for row in pending.into_values().flatten() {
             self.push_dns(row);
         }
-        if let Some(row) = self.apps.tls.take() {
+        if let Some(mut row) = self.apps.tls.take() {
+            if let Some(f) = tls::server_flight_so_far(&self.apps.tls_bufs[1]) {
+                row.version = f.version.map(tls::version_name);
+                row.certs = f.certificates.into_iter().map(Cert::from).collect();
+            }
             self.apps.tls_rows.push(row);
         }
         let conn_state = self.conn_state();
@@ -1237,6 +1291,13 @@ impl From<tls::CertInfo> for Cert {
     }
 }
 
+fn is_multicast(a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(v4) => v4.is_multicast() || v4.is_broadcast(),
+        IpAddr::V6(v6) => v6.is_multicast(),
+    }
+}
+
 /// A TLS handshake record header: type 22, version 3.x (SSLv3 .. TLS 1.3 legacy).
 fn looks_like_tls_record(data: &[u8]) -> bool {
     matches!(data, [22, 3, 0..=4, ..])
@@ -1259,8 +1320,14 @@ fn starts_like_http_request(buf: &[u8]) -> bool {
         .any(|m| buf.starts_with(m) || (buf.len() < m.len() && m.starts_with(buf)))
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    memchr::memmem::find(hay, needle)
+/// End of an HTTP header block (after the blank line; bare LF line ends are accepted).
+fn header_end(buf: &[u8]) -> Option<usize> {
+    let crlf = memchr::memmem::find(buf, b"\r\n\r\n").map(|i| i + 4);
+    let lf = memchr::memmem::find(buf, b"\n\n").map(|i| i + 2);
+    match (crlf, lf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 fn content_length(head: &[u8]) -> Option<usize> {

@@ -381,7 +381,7 @@ fn ssl_row(t: &Tls<'_>, line: &mut Vec<String>) {
     line.push("-".into());
     line.push(boolean(t.established));
     line.push("-".into());
-    line.push(vector(&t.cert_chain));
+    line.push(vector_or_unset(&t.cert_chain));
     line.push("(empty)".into());
     line.push("-".into());
 }
