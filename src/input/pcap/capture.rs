@@ -9,10 +9,9 @@ use flate2::read::MultiGzDecoder;
 use pcap_parser::pcapng::Block;
 use pcap_parser::{PcapBlockOwned, PcapError, create_reader};
 
-/// Size of the reader's window; a frame larger than this is a framing error (the maximum
-/// snap length in use is 262144).
-const WINDOW: usize = 1 << 20;
-/// Larger window tried once when a block does not fit.
+/// Initial size of the reader's window; it doubles when a block does not fit, up to
+/// `MAX_WINDOW` (a block larger than that is a framing error).
+const WINDOW: usize = 64 * 1024;
 const MAX_WINDOW: usize = 16 << 20;
 
 /// One frame of the capture.
@@ -84,7 +83,7 @@ fn read_plain(r: impl Read + Send, on_frame: &mut dyn FnMut(&Frame<'_>)) -> Fram
         offset: 0,
     };
     let mut interfaces: Vec<Interface> = Vec::new();
-    let mut grown = false;
+    let mut window = WINDOW;
     loop {
         match reader.next() {
             Ok((offset, block)) => {
@@ -176,11 +175,11 @@ fn read_plain(r: impl Read + Send, on_frame: &mut dyn FnMut(&Frame<'_>)) -> Fram
                     break;
                 }
                 if reader.data().len() == before && !reader.reader_exhausted() {
-                    if grown || !reader.grow(MAX_WINDOW) {
-                        stats.error = Some("block larger than the reader window".to_string());
+                    window = window.saturating_mul(2);
+                    if window > MAX_WINDOW || !reader.grow(window) {
+                        stats.error = Some("block larger than 16 MiB".to_string());
                         break;
                     }
-                    grown = true;
                 }
             }
             Err(e) => {

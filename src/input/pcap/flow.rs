@@ -36,6 +36,7 @@ const TCP_TIMEOUT: f64 = 300.0;
 const UDP_TIMEOUT: f64 = 60.0;
 const ICMP_TIMEOUT: f64 = 60.0;
 const OTHER_TIMEOUT: f64 = 60.0;
+const DNS_SESSION_TIMEOUT: f64 = 10.0;
 
 /// Ports Zeek considers likely servers (analyzer ports of the default scripts).
 fn likely_server_port(proto: u8, port: u16) -> bool {
@@ -154,6 +155,8 @@ pub struct Packet<'a> {
     pub proto: u8,
     pub ip_len: u64,
     pub transport: Transport<'a>,
+    /// A tunnel (Teredo) was found inside: the flow gets that service, its payload no parser.
+    pub tunnel: bool,
 }
 
 pub enum Transport<'a> {
@@ -348,6 +351,8 @@ struct Flow {
     first_packet: u64,
     start: f64,
     last: f64,
+    /// Time of the latest packet (`last` stops moving once a TCP connection is closed).
+    last_packet: f64,
     orig: (IpAddr, u16),
     resp: (IpAddr, u16),
     proto: u8,
@@ -394,7 +399,15 @@ impl Flows {
         };
         let expired = match self.table.get(&key) {
             Some(f) => {
-                p.ts - f.last > timeout
+                let idle = p.ts - f.last_packet;
+                // Zeek's dns_session_timeout shortens the life of a DNS-over-UDP flow.
+                let timeout = if f.proto == 17 && f.apps.dns_seen {
+                    DNS_SESSION_TIMEOUT
+                } else {
+                    timeout
+                };
+                idle > timeout
+                    || f.close_delay().is_some_and(|delay| idle > delay)
                     || matches!(&p.transport, Transport::Tcp { syn: true, ack_flag: false, .. }
                         if f.tcp_closed())
             }
@@ -417,7 +430,7 @@ impl Flows {
         let oldest = self
             .table
             .iter()
-            .min_by(|a, b| a.1.last.total_cmp(&b.1.last))
+            .min_by(|a, b| a.1.last_packet.total_cmp(&b.1.last_packet))
             .map(|(k, _)| *k);
         if let Some(k) = oldest
             && let Some(f) = self.table.remove(&k)
@@ -499,6 +512,7 @@ impl Flow {
             first_packet: p.number,
             start: p.ts,
             last: p.ts,
+            last_packet: p.ts,
             orig,
             resp,
             proto: p.proto,
@@ -511,6 +525,26 @@ impl Flow {
             apps: Apps::default(),
             records: 0,
             pending_dns: 0,
+        }
+    }
+
+    /// Zeek removes a closing TCP connection after a delay; a later packet starts a new one:
+    /// `tcp_close_delay` and `tcp_reset_delay` (5 s), `tcp_partial_close_delay` (3 s).
+    fn close_delay(&self) -> Option<f64> {
+        if self.proto != 6 {
+            return None;
+        }
+        let states = [self.streams[0].state, self.streams[1].state];
+        let closed = |s: TcpState| matches!(s, TcpState::Closed);
+        let inactive = |s: TcpState| matches!(s, TcpState::Inactive | TcpState::Partial);
+        if states.contains(&TcpState::Reset) || states.iter().all(|&s| closed(s)) {
+            Some(5.0)
+        } else if (closed(states[0]) && inactive(states[1]))
+            || (closed(states[1]) && inactive(states[0]))
+        {
+            Some(3.0)
+        } else {
+            None
         }
     }
 
@@ -587,6 +621,7 @@ impl Flow {
         if !both_closed {
             self.last = self.last.max(p.ts);
         }
+        self.last_packet = self.last_packet.max(p.ts);
         self.pkts[d] += 1;
         self.ip_bytes[d] += p.ip_len;
         match &p.transport {
@@ -606,7 +641,11 @@ impl Flow {
             Transport::Udp { payload, .. } => {
                 self.payload_bytes[d] += payload.len() as u64;
                 self.hist('d', is_orig);
-                self.udp(p, is_orig, payload, problems);
+                if p.tunnel {
+                    self.add_service("teredo");
+                } else {
+                    self.udp(p, is_orig, payload, problems);
+                }
             }
             Transport::Icmp { payload_len, .. } => {
                 self.payload_bytes[d] += payload_len;
@@ -865,7 +904,7 @@ impl Flow {
                     ts: p.ts,
                     trans_depth: depth,
                     method: req.method,
-                    uri: req.uri,
+                    uri: unescape_uri(&req.uri),
                     version: req.version,
                     host: req.host,
                     user_agent: req.user_agent,
@@ -980,6 +1019,13 @@ impl Flow {
             .any(|&port| matches!(port, 53 | 137 | 5353 | 5355));
         if dns_port && !self.apps.dns_failed {
             self.dns_message(p, is_orig, payload, "udp", problems);
+            return;
+        }
+        if ports.contains(&67)
+            && ports.contains(&68)
+            && payload.get(236..240) == Some(&[99, 130, 83, 99])
+        {
+            self.add_service("dhcp");
             return;
         }
         // DTLS: a handshake record (content type 22, version 0xfeXX).
@@ -1318,6 +1364,26 @@ fn starts_like_http_request(buf: &[u8]) -> bool {
     METHODS
         .iter()
         .any(|m| buf.starts_with(m) || (buf.len() < m.len() && m.starts_with(buf)))
+}
+
+/// Decodes `%XX` escapes as Zeek's `unescape_URI` does for http.log `uri` (invalid escapes stay).
+fn unescape_uri(uri: &str) -> String {
+    let b = uri.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        let hex = |j: usize| b.get(j).and_then(|&h| char::from(h).to_digit(16));
+        if c == b'%'
+            && let (Some(hi), Some(lo)) = (hex(i + 1), hex(i + 2))
+        {
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// End of an HTTP header block (after the blank line; bare LF line ends are accepted).

@@ -14,6 +14,7 @@ pub mod http;
 pub mod ip;
 pub mod link;
 pub mod tls;
+pub mod tunnel;
 pub mod zeek_log;
 
 use std::borrow::Cow;
@@ -276,43 +277,64 @@ fn endpoint(addr: IpAddr, port: Option<u16>) -> String {
     }
 }
 
-fn decode_flows(
-    source: &Arc<str>,
-    r: impl Read + Send,
-    sink: &mut dyn Sink,
-) -> (CaptureStats, Vec<FlowRecord>) {
-    let mut flows = Flows::default();
-    let mut reasm = Reassembler::default();
-    let mut diags = Diagnostics {
-        source,
-        shown: BTreeMap::new(),
-        suppressed: BTreeMap::new(),
-    };
-    let mut errors = 0u64;
-    let mut problems: Vec<Problem> = Vec::new();
-    let framing = capture::read_frames(r, &mut |frame| {
+/// Per-capture decoding state: everything below the flow table.
+struct Decoder<'s> {
+    flows: Flows,
+    reasm: Reassembler,
+    diags: Diagnostics<'s>,
+    errors: u64,
+    problems: Vec<Problem>,
+}
+
+/// How deep tunnels (GRE, Teredo) are followed.
+const MAX_TUNNEL_DEPTH: u8 = 2;
+
+impl Decoder<'_> {
+    fn frame(&mut self, frame: &capture::Frame<'_>, sink: &mut dyn Sink) {
         let net = match link::network_layer(frame.linktype, frame.data) {
             Ok(n) => n,
             Err(e) => {
-                errors += 1;
-                diags.report(sink, frame.number, "link", e.to_string());
+                self.errors += 1;
+                self.diags.report(sink, frame.number, "link", e.to_string());
                 return;
             }
         };
-        let data = match net {
-            Net::Ipv4(d) | Net::Ipv6(d) => d,
-            Net::Other => return,
-        };
-        let dg = match reasm.packet(data, frame.ts) {
+        if let Net::Ipv4(d) | Net::Ipv6(d) = net {
+            self.ip(frame.number, frame.ts, d, 0, sink);
+        }
+    }
+
+    fn fail(&mut self, sink: &mut dyn Sink, packet: u64, kind: &'static str, message: String) {
+        self.errors += 1;
+        self.diags.report(sink, packet, kind, message);
+    }
+
+    /// One IP datagram (from the link layer, or from inside a tunnel at `depth` > 0).
+    fn ip(&mut self, number: u64, ts: f64, data: &[u8], depth: u8, sink: &mut dyn Sink) {
+        let dg = match self.reasm.packet(data, ts) {
             IpOutcome::Datagram(dg) => dg,
             IpOutcome::Pending => return,
-            IpOutcome::Error(e) => {
-                errors += 1;
-                diags.report(sink, frame.number, "ip", e.to_string());
-                return;
-            }
+            IpOutcome::Error(e) => return self.fail(sink, number, "ip", e.to_string()),
         };
         let payload: &[u8] = &dg.payload;
+        let between = || format!("{} -> {}", endpoint(dg.src, None), endpoint(dg.dst, None));
+        if matches!(dg.proto, 4 | 41) && depth < MAX_TUNNEL_DEPTH {
+            // IP in IP (IPv4 or IPv6 inside IPv4 or IPv6).
+            return self.ip(number, ts, payload, depth + 1, sink);
+        }
+        if dg.proto == 47 && depth < MAX_TUNNEL_DEPTH {
+            // GRE (plain and PPTP's enhanced GRE): the inner packet is the flow Zeek logs.
+            match tunnel::gre_inner(payload) {
+                Some(inner) => self.ip(number, ts, inner, depth + 1, sink),
+                None => self.fail(
+                    sink,
+                    number,
+                    "gre",
+                    format!("{}: undecodable GRE", between()),
+                ),
+            }
+            return;
+        }
         let transport = match dg.proto {
             6 => match TcpSlice::from_slice(payload) {
                 Ok(t) => {
@@ -336,14 +358,8 @@ fn decode_flows(
                     }
                 }
                 Err(_) => {
-                    errors += 1;
-                    let msg = format!(
-                        "{} -> {}: truncated TCP header",
-                        endpoint(dg.src, None),
-                        endpoint(dg.dst, None)
-                    );
-                    diags.report(sink, frame.number, "tcp", msg);
-                    return;
+                    let msg = format!("{}: truncated TCP header", between());
+                    return self.fail(sink, number, "tcp", msg);
                 }
             },
             17 => match UdpSlice::from_slice_lax(payload) {
@@ -353,14 +369,8 @@ fn decode_flows(
                     payload: u.payload(),
                 },
                 Err(_) => {
-                    errors += 1;
-                    let msg = format!(
-                        "{} -> {}: truncated UDP header",
-                        endpoint(dg.src, None),
-                        endpoint(dg.dst, None)
-                    );
-                    diags.report(sink, frame.number, "udp", msg);
-                    return;
+                    let msg = format!("{}: truncated UDP header", between());
+                    return self.fail(sink, number, "udp", msg);
                 }
             },
             1 | 58 => match payload.get(..2) {
@@ -371,11 +381,12 @@ fn decode_flows(
                     payload_len: dg.l4_len.saturating_sub(8),
                 },
                 None => {
-                    errors += 1;
-                    diags.report(sink, frame.number, "icmp", "truncated ICMP header".into());
-                    return;
+                    let msg = format!("{}: truncated ICMP header", between());
+                    return self.fail(sink, number, "icmp", msg);
                 }
             },
+            // IPv6 "no next header" (Teredo bubbles): nothing to log.
+            59 => return,
             _ => Transport::Other,
         };
         let ports = match &transport {
@@ -384,35 +395,75 @@ fn decode_flows(
             }
             _ => (None, None),
         };
+        let teredo = match &transport {
+            Transport::Udp {
+                sport,
+                dport,
+                payload,
+            } if depth < MAX_TUNNEL_DEPTH => {
+                tunnel::teredo_inner(payload, *sport == 3544 || *dport == 3544)
+            }
+            _ => None,
+        };
         let p = Packet {
-            number: frame.number,
-            ts: frame.ts,
+            number,
+            ts,
             src: dg.src,
             dst: dg.dst,
             proto: dg.proto,
             ip_len: dg.ip_len,
             transport,
+            tunnel: teredo.is_some(),
         };
-        problems.clear();
-        flows.packet(&p, &mut problems);
-        for pr in problems.drain(..) {
-            errors += 1;
+        self.problems.clear();
+        self.flows.packet(&p, &mut self.problems);
+        let problems = std::mem::take(&mut self.problems);
+        for pr in &problems {
             let msg = format!(
                 "{} -> {}: {}",
                 endpoint(dg.src, ports.0),
                 endpoint(dg.dst, ports.1),
                 pr.message
             );
-            diags.report(sink, frame.number, pr.kind, msg);
+            self.fail(sink, number, pr.kind, msg);
         }
-    });
+        self.problems = problems;
+        if let Some(inner) = teredo {
+            self.ip(number, ts, inner, depth + 1, sink);
+        }
+    }
+}
+
+fn decode_flows(
+    source: &Arc<str>,
+    r: impl Read + Send,
+    sink: &mut dyn Sink,
+) -> (CaptureStats, Vec<FlowRecord>) {
+    let mut dec = Decoder {
+        flows: Flows::default(),
+        reasm: Reassembler::default(),
+        diags: Diagnostics {
+            source,
+            shown: BTreeMap::new(),
+            suppressed: BTreeMap::new(),
+        },
+        errors: 0,
+        problems: Vec::new(),
+    };
+    let framing = capture::read_frames(r, &mut |frame| dec.frame(frame, sink));
     if let Some(e) = &framing.error {
-        errors += 1;
+        dec.errors += 1;
         sink.diagnostic(Diagnostic {
             location: Location::file(source),
             message: e.clone(),
         });
     }
+    let Decoder {
+        flows,
+        diags,
+        errors,
+        ..
+    } = dec;
     diags.close(sink);
     let stats = CaptureStats {
         format: framing.format,

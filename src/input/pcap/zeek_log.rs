@@ -214,7 +214,7 @@ pub fn write_log<W: Write>(log: LogName, records: &[Record<'_>], w: &mut W) -> i
         w.write_all(b"\n")?;
         rows += 1;
     }
-    writeln!(w, "#close\t{}", "-")?;
+    writeln!(w, "#close\t-")?;
     Ok(rows)
 }
 
