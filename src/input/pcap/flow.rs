@@ -366,6 +366,8 @@ struct Flow {
     records: usize,
     /// DNS queries waiting for their reply, over all transaction ids.
     pending_dns: usize,
+    /// FTP data-connection endpoints announced on this (control) flow, not yet handed over.
+    expect: Vec<(IpAddr, u16)>,
 }
 
 /// The flow table.
@@ -373,7 +375,12 @@ struct Flow {
 pub struct Flows {
     table: HashMap<Key, Flow>,
     finished: Vec<FlowRecord>,
+    /// Endpoints FTP control connections announced for data connections (bounded).
+    ftp_data: Vec<(IpAddr, u16)>,
 }
+
+/// FTP data-connection endpoints remembered at once.
+const MAX_FTP_EXPECTED: usize = 1024;
 
 impl Flows {
     /// Accounts one packet; problems met in its payload are returned for reporting.
@@ -419,11 +426,24 @@ impl Flows {
         if !self.table.contains_key(&key) && self.table.len() >= MAX_FLOWS {
             self.evict_oldest();
         }
-        let flow = self
-            .table
-            .entry(key)
-            .or_insert_with(|| Flow::new(p, sport, dport));
+        let ftp_data = &mut self.ftp_data;
+        let flow = self.table.entry(key).or_insert_with(|| {
+            let mut f = Flow::new(p, sport, dport);
+            if p.proto == 6
+                && let Some(i) = ftp_data.iter().position(|e| *e == f.resp || *e == f.orig)
+            {
+                ftp_data.swap_remove(i);
+                f.add_service("ftp-data");
+            }
+            f
+        });
         flow.update(p, sport, problems);
+        for e in flow.expect.drain(..) {
+            if ftp_data.len() >= MAX_FTP_EXPECTED {
+                ftp_data.remove(0);
+            }
+            ftp_data.push(e);
+        }
     }
 
     fn evict_oldest(&mut self) {
@@ -525,6 +545,7 @@ impl Flow {
             apps: Apps::default(),
             records: 0,
             pending_dns: 0,
+            expect: Vec::new(),
         }
     }
 
@@ -828,6 +849,14 @@ impl Flow {
         problems: &mut Vec<Problem>,
     ) {
         let d = usize::from(!is_orig);
+        if off == 0
+            && let Some(service) = greeting_service(is_orig, data)
+        {
+            self.add_service(service);
+        }
+        if self.apps.services.contains(&"ftp") {
+            self.ftp_control(is_orig, data);
+        }
         let dns_port = self.resp.1 == 53 || self.orig.1 == 53 || self.resp.1 == 5353;
         if dns_port && !self.apps.dns_failed {
             self.dns_tcp(p, is_orig, data, problems);
@@ -863,7 +892,8 @@ impl Flow {
                 self.http_progress(p);
             }
         }
-        if !is_orig && !self.apps.http_rows.is_empty() && data.starts_with(b"HTTP/") {
+        // Any reply to a parsed request confirms HTTP (HTTP/0.9 replies carry no status line).
+        if !is_orig && !self.apps.http_rows.is_empty() && !self.apps.http_resp_seen {
             self.apps.http_resp_seen = true;
             self.add_service("http");
         }
@@ -873,6 +903,41 @@ impl Flow {
         if done {
             self.streams[d].closed_for_apps = true;
             self.streams[d].ooo.clear();
+        }
+    }
+
+    /// Remembers data-connection endpoints from PORT/EPRT (client) and 227/229 (server) lines.
+    fn ftp_control(&mut self, is_orig: bool, data: &[u8]) {
+        for line in data.split(|&b| b == b'\n').take(64) {
+            let Ok(line) = std::str::from_utf8(line) else {
+                continue;
+            };
+            let line = line.trim_end();
+            let found = if is_orig {
+                if let Some(arg) = line.strip_prefix("PORT ") {
+                    port_tuple(arg)
+                } else if let Some(arg) = line.strip_prefix("EPRT ") {
+                    eprt(arg)
+                } else {
+                    None
+                }
+            } else if line.starts_with("227") {
+                line.split_once('(')
+                    .and_then(|(_, rest)| rest.split_once(')'))
+                    .and_then(|(inner, _)| port_tuple(inner))
+            } else if line.starts_with("229") {
+                line.split_once("(|||")
+                    .and_then(|(_, rest)| rest.split_once('|'))
+                    .and_then(|(port, _)| port.parse().ok())
+                    .map(|port| (self.resp.0, port))
+            } else {
+                None
+            };
+            if let Some(e) = found
+                && self.expect.len() < 16
+            {
+                self.expect.push(e);
+            }
         }
     }
 
@@ -1342,6 +1407,70 @@ fn is_multicast(a: IpAddr) -> bool {
         IpAddr::V4(v4) => v4.is_multicast() || v4.is_broadcast(),
         IpAddr::V6(v6) => v6.is_multicast(),
     }
+}
+
+/// `h1,h2,h3,h4,p1,p2` of FTP PORT and 227 replies.
+fn port_tuple(s: &str) -> Option<(IpAddr, u16)> {
+    let n: Vec<u8> = s
+        .trim()
+        .split(',')
+        .map(|x| x.trim().parse::<u8>())
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let [a, b, c, d, hi, lo] = n.as_slice() else {
+        return None;
+    };
+    let addr = IpAddr::from([*a, *b, *c, *d]);
+    Some((addr, u16::from(*hi) << 8 | u16::from(*lo)))
+}
+
+/// `|proto|address|port|` of an FTP EPRT command.
+fn eprt(s: &str) -> Option<(IpAddr, u16)> {
+    let s = s.trim();
+    let delim = s.chars().next()?;
+    let mut parts = s.split(delim).skip(2);
+    let addr = parts.next()?.parse().ok()?;
+    let port = parts.next()?.parse().ok()?;
+    Some((addr, port))
+}
+
+/// Services recognised from the first bytes one side sends (Zeek's DPD signatures, simplified):
+/// FTP, IMAP and POP3 server greetings, IRC client registration, the MySQL server handshake.
+fn greeting_service(is_orig: bool, data: &[u8]) -> Option<&'static str> {
+    if is_orig {
+        let irc = [&b"NICK "[..], b"CAP LS"];
+        return irc.iter().any(|p| data.starts_with(p)).then_some("irc");
+    }
+    if data.starts_with(b"220 ") || data.starts_with(b"220-") {
+        // SMTP greets with 220 too; its banner names the protocol.
+        let head = &data[..data.len().min(200)];
+        let smtp = memchr::memmem::find(head, b"SMTP").is_some()
+            || memchr::memmem::find(head, b"ESMTP").is_some();
+        return Some(if smtp { "smtp" } else { "ftp" });
+    }
+    if data.starts_with(b"* OK") {
+        return Some("imap");
+    }
+    // IRC server lines: `:server.name 001 ...` (a numeric reply).
+    if data.first() == Some(&b':') {
+        let mut words = data.split(|&b| b == b' ');
+        let numeric = words
+            .nth(1)
+            .is_some_and(|w| w.len() == 3 && w.iter().all(u8::is_ascii_digit));
+        if numeric {
+            return Some("irc");
+        }
+    }
+    if data.starts_with(b"+OK") {
+        return Some("pop3");
+    }
+    // MySQL: 3-byte little-endian length, sequence 0, protocol version 10.
+    if let [l0, l1, l2, 0, 10, ..] = data
+        && usize::from(*l0) | usize::from(*l1) << 8 | usize::from(*l2) << 16 == data.len() - 4
+    {
+        return Some("mysql");
+    }
+    None
 }
 
 /// A TLS handshake record header: type 22, version 3.x (SSLv3 .. TLS 1.3 legacy).
