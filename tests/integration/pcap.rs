@@ -424,3 +424,144 @@ fn pcapng_with_two_interfaces_is_read() {
         .count();
     assert_eq!(conns, 3);
 }
+
+/// A one-packet pcap: Ethernet, IPv4 10.0.0.2 -> 10.0.0.1, UDP 5353 -> 53, then `payload`.
+fn udp_pcap(payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0u8; 12];
+    frame.extend_from_slice(&[0x08, 0x00]);
+    let total = (20 + 8 + payload.len()) as u16;
+    frame.extend_from_slice(&[
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        1,
+        0,
+        0,
+        64,
+        17,
+        0,
+        0,
+    ]);
+    frame.extend_from_slice(&[10, 0, 0, 2, 10, 0, 0, 1]);
+    let ulen = (8 + payload.len()) as u16;
+    frame.extend_from_slice(&[0x14, 0xe9, 0, 53, (ulen >> 8) as u8, ulen as u8, 0, 0]);
+    frame.extend_from_slice(payload);
+    let mut pcap = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    pcap.extend_from_slice(&[0xff, 0xff, 0, 0, 1, 0, 0, 0]);
+    pcap.extend_from_slice(&1_700_000_000u32.to_le_bytes());
+    pcap.extend_from_slice(&0u32.to_le_bytes());
+    pcap.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+    pcap.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+    pcap.extend_from_slice(&frame);
+    pcap
+}
+
+#[test]
+fn truncated_dns_message_is_a_diagnostic_naming_the_packet() {
+    // Response for a.example: one CNAME answer, the second (A) answer cut short.
+    let mut dns = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0];
+    dns.extend_from_slice(b"\x01a\x07example\x00\x00\x01\x00\x01");
+    dns.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 4, 1, b'b', 0xc0, 14]);
+    dns.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0]);
+    let sink = decode_bytes(&udp_pcap(&dns));
+    let d = sink
+        .diagnostics
+        .iter()
+        .find(|d| d.message.contains("truncated DNS message"))
+        .expect("a diagnostic");
+    assert_eq!(
+        d.to_string(),
+        "fuzz.pcap packet 1: 10.0.0.2:5353 -> 10.0.0.1:53: truncated DNS message"
+    );
+    // What came before the cut is still a DNS record.
+    let dns_rows: Vec<_> = sink
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            captriage::model::Record::Dns(d) => Some(d),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dns_rows.len(), 1);
+    assert_eq!(dns_rows[0].answers, vec!["b.example"]);
+    assert_eq!(dns_rows[0].trans_id, Some(0x1234));
+}
+
+#[test]
+fn repeated_diagnostics_are_capped_with_a_count() {
+    let one = udp_pcap(&[0x12, 0x34, 0x81]);
+    let record = &one[24..];
+    let mut pcap = one.clone();
+    for i in 0..99u16 {
+        // Another client port each time: another flow, so every packet is tried.
+        let mut r = record.to_vec();
+        r[50..52].copy_from_slice(&(20_000 + i).to_be_bytes());
+        pcap.extend_from_slice(&r);
+    }
+    let sink = decode_bytes(&pcap);
+    let per_packet = sink
+        .diagnostics
+        .iter()
+        .filter(|d| d.message.ends_with("truncated DNS header"))
+        .count();
+    assert_eq!(per_packet, 20);
+    assert!(
+        sink.diagnostics
+            .iter()
+            .any(|d| d.message == "80 more dns problems not shown"),
+        "{:?}",
+        sink.diagnostics.last()
+    );
+}
+
+#[test]
+fn records_join_by_uid_and_locations_are_packet_numbers() {
+    use captriage::model::{ChainKind, Pos, Record};
+    let trace = traces_dir().join("tls11/trace.pcap");
+    let mut sink = Collect::default();
+    decode_reader(
+        Arc::from("tls11.pcap"),
+        &fs::read(trace).unwrap()[..],
+        &mut sink,
+    );
+    let conn_uids: BTreeSet<String> = sink
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Conn(c) => c.uid.as_deref().map(String::from),
+            _ => None,
+        })
+        .collect();
+    let (tls, loc) = sink
+        .records
+        .iter()
+        .zip(&sink.locations)
+        .find_map(|(r, l)| match r {
+            Record::Tls(t) => Some((t, l)),
+            _ => None,
+        })
+        .unwrap();
+    assert!(conn_uids.contains(tls.uid.as_deref().unwrap()));
+    assert!(matches!(loc.pos, Pos::Packet(n) if n >= 1));
+    assert_eq!(tls.chain_kind, ChainKind::Fingerprints);
+    assert_eq!(tls.version.as_deref(), Some("TLSv11"));
+    let x509_fps: Vec<&str> = sink
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            Record::X509(x) => x.fingerprint.as_deref(),
+            _ => None,
+        })
+        .collect();
+    let chain: Vec<&str> = tls.cert_chain.iter().map(|c| c.as_ref()).collect();
+    assert_eq!(chain.len(), 3);
+    assert_eq!(chain, x509_fps);
+    // Locations never go backwards within one flow's records, and every one names a packet.
+    assert!(
+        sink.locations
+            .iter()
+            .all(|l| matches!(l.pos, Pos::Packet(n) if n >= 1))
+    );
+}
