@@ -459,6 +459,35 @@ impl Flows {
         }
     }
 
+    /// Finishes the flows idle past their timeout at time `now` and returns every flow finished
+    /// so far, in order of their first packet (called now and then to keep memory bounded).
+    pub fn sweep(&mut self, now: f64) -> Vec<FlowRecord> {
+        let expired: Vec<Key> = self
+            .table
+            .iter()
+            .filter(|(_, f)| {
+                let idle = now - f.last_packet;
+                let timeout = match f.proto {
+                    6 => TCP_TIMEOUT,
+                    17 if f.apps.dns_seen => DNS_SESSION_TIMEOUT,
+                    17 => UDP_TIMEOUT,
+                    1 | 58 => ICMP_TIMEOUT,
+                    _ => OTHER_TIMEOUT,
+                };
+                idle > timeout || f.close_delay().is_some_and(|d| idle > d)
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for k in expired {
+            if let Some(f) = self.table.remove(&k) {
+                self.finished.push(f.finish());
+            }
+        }
+        let mut out = std::mem::take(&mut self.finished);
+        out.sort_by_key(|f| f.first_packet);
+        out
+    }
+
     /// Finishes every flow and returns them in order of their first packet.
     pub fn finish(mut self) -> Vec<FlowRecord> {
         let mut out = std::mem::take(&mut self.finished);

@@ -73,10 +73,7 @@ pub fn decode_file(path: &Path, sink: &mut dyn Sink) -> io::Result<CaptureStats>
 
 /// Decodes a capture read from `r`; `source` names it in locations.
 pub fn decode_reader(source: Arc<str>, r: impl Read + Send, sink: &mut dyn Sink) -> CaptureStats {
-    let flows = decode_flows(&source, r, sink);
-    let (stats, flows) = flows;
-    emit_records(&source, &flows, sink);
-    stats
+    decode_flows(&source, r, sink)
 }
 
 /// Decodes the capture at `capture` and writes conn, dns, ssl, x509 and http logs into
@@ -279,18 +276,38 @@ fn endpoint(addr: IpAddr, port: Option<u16>) -> String {
 
 /// Per-capture decoding state: everything below the flow table.
 struct Decoder<'s> {
+    source: &'s Arc<str>,
     flows: Flows,
+    /// Flows emitted so far (numbers their uids).
+    emitted: u64,
+    /// Latest packet time, and the packet count at the last sweep of idle flows.
+    now: f64,
+    swept_at: u64,
     reasm: Reassembler,
     diags: Diagnostics<'s>,
     errors: u64,
     problems: Vec<Problem>,
 }
 
+/// Packets between sweeps of idle flows (their records are emitted then).
+const SWEEP_EVERY: u64 = 65_536;
+
 /// How deep tunnels (GRE, Teredo) are followed.
 const MAX_TUNNEL_DEPTH: u8 = 2;
 
 impl Decoder<'_> {
+    fn emit(&mut self, flows: &[FlowRecord], sink: &mut dyn Sink) {
+        emit_records(self.source, self.emitted, flows, sink);
+        self.emitted += flows.len() as u64;
+    }
+
     fn frame(&mut self, frame: &capture::Frame<'_>, sink: &mut dyn Sink) {
+        self.now = self.now.max(frame.ts);
+        if frame.number - self.swept_at >= SWEEP_EVERY {
+            self.swept_at = frame.number;
+            let done = self.flows.sweep(self.now);
+            self.emit(&done, sink);
+        }
         let net = match link::network_layer(frame.linktype, frame.data) {
             Ok(n) => n,
             Err(e) => {
@@ -434,13 +451,13 @@ impl Decoder<'_> {
     }
 }
 
-fn decode_flows(
-    source: &Arc<str>,
-    r: impl Read + Send,
-    sink: &mut dyn Sink,
-) -> (CaptureStats, Vec<FlowRecord>) {
+fn decode_flows(source: &Arc<str>, r: impl Read + Send, sink: &mut dyn Sink) -> CaptureStats {
     let mut dec = Decoder {
+        source,
         flows: Flows::default(),
+        emitted: 0,
+        now: f64::MIN,
+        swept_at: 0,
         reasm: Reassembler::default(),
         diags: Diagnostics {
             source,
@@ -458,12 +475,9 @@ fn decode_flows(
             message: e.clone(),
         });
     }
-    let Decoder {
-        flows,
-        diags,
-        errors,
-        ..
-    } = dec;
+    let flows = std::mem::take(&mut dec.flows).finish();
+    dec.emit(&flows, sink);
+    let Decoder { diags, errors, .. } = dec;
     diags.close(sink);
     let stats = CaptureStats {
         format: framing.format,
@@ -476,7 +490,7 @@ fn decode_flows(
             .map(|&l| capture::linktype_name(l))
             .collect(),
     };
-    (stats, flows.finish())
+    stats
 }
 
 /// A deterministic Zeek-style uid (`C` + 17 base62 characters) for the n-th flow.
@@ -506,9 +520,10 @@ fn proto_name(proto: u8) -> &'static str {
     }
 }
 
-fn emit_records(source: &Arc<str>, flows: &[FlowRecord], sink: &mut dyn Sink) {
+/// Emits the records of `flows`; `first` numbers the first flow's uid.
+fn emit_records(source: &Arc<str>, first: u64, flows: &[FlowRecord], sink: &mut dyn Sink) {
     for (n, f) in flows.iter().enumerate() {
-        let uid = uid(n as u64);
+        let uid = uid(first + n as u64);
         let id = Endpoints {
             orig_h: Some(f.orig.0),
             orig_p: Some(f.orig.1),
