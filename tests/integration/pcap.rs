@@ -347,12 +347,12 @@ fn decode_bytes(bytes: &[u8]) -> Collect {
 fn no_panic_on_any_prefix() {
     for (_, trace) in pairs() {
         let bytes = fs::read(&trace).unwrap();
-        // Every byte of the first 512 bytes, then strided: about 200 more decodes per capture.
-        let stride = (bytes.len() / 200).max(1);
+        // Every byte of the first 256 bytes, then strided: about 100 more decodes per capture.
+        let stride = (bytes.len() / 100).max(1);
         let mut n = 0;
         while n <= bytes.len() {
             decode_bytes(&bytes[..n]);
-            n += if n < 512 { 1 } else { stride };
+            n += if n < 256 { 1 } else { stride };
         }
     }
 }
@@ -362,7 +362,7 @@ fn no_panic_on_byte_flipped_copies() {
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     for (_, trace) in pairs() {
         let bytes = fs::read(&trace).unwrap();
-        for _ in 0..40 {
+        for _ in 0..20 {
             let mut copy = bytes.clone();
             let flips = 1 + (rng.next() % 16) as usize;
             for _ in 0..flips {

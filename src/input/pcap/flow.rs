@@ -822,7 +822,8 @@ impl Flow {
         let rel = rel as u64;
         let mut chunks: Vec<(u64, Vec<u8>)> = Vec::new();
         if rel > s.delivered {
-            if s.ooo.len() < MAX_OOO_SEGMENTS {
+            // Hold a segment that arrived early, unless it lies far beyond what parsers read.
+            if s.ooo.len() < MAX_OOO_SEGMENTS && rel - s.delivered <= STREAM_CAP as u64 {
                 s.ooo.entry(rel).or_insert_with(|| payload.to_vec());
             }
             return;
