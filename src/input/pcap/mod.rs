@@ -479,7 +479,7 @@ fn decode_flows(source: &Arc<str>, r: impl Read + Send, sink: &mut dyn Sink) -> 
     dec.emit(&flows, sink);
     let Decoder { diags, errors, .. } = dec;
     diags.close(sink);
-    let stats = CaptureStats {
+    CaptureStats {
         format: framing.format,
         compressed: framing.compressed,
         packets: framing.packets,
@@ -489,8 +489,7 @@ fn decode_flows(source: &Arc<str>, r: impl Read + Send, sink: &mut dyn Sink) -> 
             .iter()
             .map(|&l| capture::linktype_name(l))
             .collect(),
-    };
-    stats
+    }
 }
 
 /// A deterministic Zeek-style uid (`C` + 17 base62 characters) for the n-th flow.
