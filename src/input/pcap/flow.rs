@@ -238,7 +238,6 @@ pub struct TlsRow {
     pub ts: f64,
     pub version: Option<String>,
     pub server_name: Option<String>,
-    pub established: bool,
     pub certs: Vec<Cert>,
     pub client_done: bool,
     pub server_done: bool,

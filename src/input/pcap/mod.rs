@@ -2,10 +2,13 @@
 //! records Zeek's logs give (one `Conn` per flow, `Dns` per transaction, `Tls` per session with
 //! its certificates as `X509`, `Http` per request), and writes them as Zeek TSV logs for
 //! `captriage extract`. The layers live in their own modules: `capture` (file framing), `link`
-//! (layer 2), `ip` (layer 3 and fragments), `flow` (flows, TCP streams, which parser sees what),
-//! the pure parsers `dns`, `tls`, `http`, and `zeek_log` (the writer). Records are emitted when the
-//! capture ends, flows ordered by their first packet; each record's location is the packet
-//! number (first packet is 1) of its first packet. Bad packets become capped diagnostics.
+//! (layer 2), `ip` (layer 3 and fragments), `tunnel` (GRE, IP in IP, Teredo), `flow` (flows, TCP
+//! streams, which parser sees what), the pure parsers `dns`, `tls`, `http`, and `zeek_log` (the
+//! writer). Records are emitted when their flow ends (idle flows are swept every 65536 packets,
+//! the rest when the capture ends), each batch ordered by first packet, so the order depends only
+//! on the input; each record's location is the packet number (first packet is 1) of its first
+//! packet. Checksums are not verified (like `zeek -C`). Bad packets become diagnostics naming the
+//! packet, capped per kind with a final count.
 
 pub mod capture;
 pub mod dns;
@@ -588,7 +591,8 @@ fn emit_records(source: &Arc<str>, first: u64, flows: &[FlowRecord], sink: &mut 
                 version: t.version.as_deref().map(Cow::Borrowed),
                 cipher: None,
                 server_name: t.server_name.as_deref().map(Cow::Borrowed),
-                established: Some(t.established),
+                // Handshake completion is not tracked natively.
+                established: None,
                 validation_status: None,
                 chain_kind: ChainKind::Fingerprints,
                 cert_chain: t
