@@ -208,3 +208,51 @@ impl Reassembler {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An IPv4 header (no options) for UDP from 10.0.0.1 to 10.0.0.2 with id 7.
+    fn v4(total_len: u16, more: bool, offset8: u16, payload: &[u8]) -> Vec<u8> {
+        let flags = (u16::from(more) << 13) | offset8;
+        let mut h = vec![
+            0x45, 0, 0, 0, 0, 7, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        h[2..4].copy_from_slice(&total_len.to_be_bytes());
+        h[6..8].copy_from_slice(&flags.to_be_bytes());
+        h.extend_from_slice(payload);
+        h
+    }
+
+    #[test]
+    fn two_fragments_out_of_order_reassemble() {
+        let mut r = Reassembler::default();
+        let second = v4(28, false, 1, &[8, 9, 10, 11, 12, 13, 14, 15]);
+        let first = v4(28, true, 0, &[0, 1, 2, 3, 4, 5, 6, 7]);
+        assert!(matches!(r.packet(&second, 1.0), IpOutcome::Pending));
+        match r.packet(&first, 1.1) {
+            IpOutcome::Datagram(d) => {
+                assert_eq!(d.proto, 17);
+                assert_eq!(&d.payload[..], &(0u8..16).collect::<Vec<_>>()[..]);
+                assert_eq!(d.ip_len, 36);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(r.pending.is_empty());
+    }
+
+    #[test]
+    fn fragment_store_is_bounded() {
+        let mut r = Reassembler::default();
+        for id in 0..(MAX_PENDING as u16 + 10) {
+            let mut f = v4(28, true, 0, &[0; 8]);
+            f[4..6].copy_from_slice(&id.to_be_bytes());
+            let _ = r.packet(&f, 1.0);
+        }
+        assert!(r.pending.len() <= MAX_PENDING);
+        // A fragment beyond 64 KiB is refused, not buffered.
+        let far = v4(28, true, 8191, &[0; 8]);
+        assert!(matches!(r.packet(&far, 1.0), IpOutcome::Error(_)));
+    }
+}
