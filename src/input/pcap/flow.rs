@@ -1316,6 +1316,10 @@ impl Flow {
             }
             self.apps.tls_rows.push(row);
         }
+        // Zeek confirms a Teredo tunnel only once both sides have spoken.
+        if self.pkts.contains(&0) {
+            self.apps.services.retain(|s| *s != "teredo");
+        }
         let conn_state = self.conn_state();
         let (orig_bytes, resp_bytes) = if self.proto == 6 {
             (self.streams[0].size(), self.streams[1].size())
