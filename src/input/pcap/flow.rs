@@ -341,6 +341,8 @@ struct Apps {
     dtls_dgrams: [Vec<Vec<u8>>; 2],
     http_buf: Vec<u8>,
     http_given_up: bool,
+    /// Unfinished FTP control lines per direction.
+    ftp_lines: [Vec<u8>; 2],
     http_rows: Vec<HttpRow>,
     http_resp_seen: bool,
     services: Vec<&'static str>,
@@ -643,6 +645,7 @@ impl Flow {
         self.apps.tls_start.swap(0, 1);
         self.apps.tls_given_up.swap(0, 1);
         self.apps.dtls_dgrams.swap(0, 1);
+        self.apps.ftp_lines.swap(0, 1);
         let mut h = String::with_capacity(self.history.len() + 1);
         h.push('^');
         for c in self.history.chars().filter(|&c| c != '^') {
@@ -884,7 +887,7 @@ impl Flow {
             self.add_service(service);
         }
         if self.apps.services.contains(&"ftp") {
-            self.ftp_control(is_orig, data);
+            self.ftp_control(p, is_orig, data);
         }
         let dns_port = self.resp.1 == 53 || self.orig.1 == 53 || self.resp.1 == 5353;
         if dns_port && !self.apps.dns_failed {
@@ -935,13 +938,36 @@ impl Flow {
         }
     }
 
-    /// Remembers data-connection endpoints from PORT/EPRT (client) and 227/229 (server) lines.
-    fn ftp_control(&mut self, is_orig: bool, data: &[u8]) {
-        for line in data.split(|&b| b == b'\n').take(64) {
+    /// Follows an FTP control stream line by line: remembers data-connection endpoints from
+    /// PORT/EPRT (client) and 227/229 (server), and feeds the TLS records GridFTP carries
+    /// base64-encoded in `ADAT` commands and `335`/`235 ADAT=` replies to the TLS parsers.
+    fn ftp_control(&mut self, p: &Packet<'_>, is_orig: bool, data: &[u8]) {
+        let d = usize::from(!is_orig);
+        let buf = &mut self.apps.ftp_lines[d];
+        if buf.len() + data.len() > STREAM_CAP {
+            buf.clear();
+            return;
+        }
+        buf.extend_from_slice(data);
+        let Some(last_nl) = buf.iter().rposition(|&b| b == b'\n') else {
+            return;
+        };
+        let complete: Vec<u8> = buf.drain(..=last_nl).collect();
+        for line in complete.split(|&b| b == b'\n').take(1024) {
             let Ok(line) = std::str::from_utf8(line) else {
                 continue;
             };
             let line = line.trim_end();
+            let adat = if is_orig {
+                line.strip_prefix("ADAT ")
+            } else {
+                line.strip_prefix("335 ADAT=")
+                    .or_else(|| line.strip_prefix("235 ADAT="))
+            };
+            if let Some(b64) = adat {
+                self.adat(p, is_orig, b64.trim());
+                continue;
+            }
             let found = if is_orig {
                 if let Some(arg) = line.strip_prefix("PORT ") {
                     port_tuple(arg)
@@ -968,6 +994,33 @@ impl Flow {
                 self.expect.push(e);
             }
         }
+    }
+
+    /// One base64 ADAT token: TLS records for the GSSAPI (GridFTP) handshake.
+    fn adat(&mut self, p: &Packet<'_>, is_orig: bool, b64: &str) {
+        use base64::Engine as _;
+        let d = usize::from(!is_orig);
+        if self.apps.tls_given_up[d] {
+            return;
+        }
+        let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64) else {
+            return;
+        };
+        if self.apps.tls_start[d].is_none() {
+            if !looks_like_tls_record(&bytes) {
+                return;
+            }
+            self.apps.tls_start[d] = Some(0);
+        }
+        let cap = if is_orig {
+            CLIENT_TLS_CAP
+        } else {
+            SERVER_TLS_CAP
+        };
+        let buf = &mut self.apps.tls_bufs[d];
+        let room = cap.saturating_sub(buf.len());
+        buf.extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or_default());
+        self.tls_progress(p, is_orig, false);
     }
 
     fn http_progress(&mut self, p: &Packet<'_>) {
