@@ -885,6 +885,10 @@ impl Flow {
             && let Some(service) = greeting_service(is_orig, data)
         {
             self.add_service(service);
+            // Zeek's GridFTP script marks FTP servers that announce themselves as GridFTP.
+            if service == "ftp" && memchr::memmem::find(data, b"GridFTP").is_some() {
+                self.add_service("gridftp");
+            }
         }
         if self.apps.services.contains(&"ftp") {
             self.ftp_control(p, is_orig, data);
