@@ -5,5 +5,6 @@ mod enrich;
 mod intel;
 mod reference_cases;
 mod report;
+mod pcap;
 mod tls;
 mod zeek_reader;

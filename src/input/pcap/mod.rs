@@ -1,4 +1,651 @@
-//! Native capture decoding: pure, bounded application-layer parsers used by the flow decoder.
+//! Native capture decoding: turns a pcap or pcapng file (optionally gzip-compressed) into the same
+//! records Zeek's logs give (one `Conn` per flow, `Dns` per transaction, `Tls` per session with
+//! its certificates as `X509`, `Http` per request), and writes them as Zeek TSV logs for
+//! `captriage extract`. The layers live in their own modules: `capture` (file framing), `link`
+//! (layer 2), `ip` (layer 3 and fragments), `tunnel` (GRE, IP in IP, Teredo), `flow` (flows, TCP
+//! streams, which parser sees what), the pure parsers `dns`, `tls`, `http`, and `zeek_log` (the
+//! writer). Records are emitted when their flow ends (idle flows are swept every 65536 packets,
+//! the rest when the capture ends), each batch ordered by first packet, so the order depends only
+//! on the input; each record's location is the packet number (first packet is 1) of its first
+//! packet. Checksums are not verified (like `zeek -C`). Bad packets become diagnostics naming the
+//! packet, capped per kind with a final count.
 
+pub mod capture;
+pub mod dns;
+pub mod flow;
 pub mod http;
+pub mod ip;
+pub mod link;
 pub mod tls;
+pub mod tunnel;
+pub mod zeek_log;
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::{self, Read};
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use etherparse::{TcpSlice, UdpSlice};
+
+use crate::model::{
+    ChainKind, Conn, Diagnostic, Dns, Endpoints, Http, Location, Record, Sink, Tls, X509,
+};
+use flow::{FlowRecord, Flows, Packet, Problem, Transport};
+use ip::{IpOutcome, Reassembler};
+use link::Net;
+
+/// Diagnostics of one kind shown before the rest are only counted.
+const DIAGNOSTICS_PER_KIND: u64 = 20;
+
+/// What a capture held.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CaptureStats {
+    /// `pcap` or `pcapng` (`unknown` when the file is neither).
+    pub format: &'static str,
+    pub compressed: bool,
+    pub packets: u64,
+    /// Packets (or framing problems) that could not be decoded.
+    pub errors: u64,
+    /// Link types seen, by libpcap name.
+    pub link_types: Vec<String>,
+}
+
+/// What `extract` wrote.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExtractStats {
+    pub capture: CaptureStats,
+    pub conn: usize,
+    pub dns: usize,
+    pub ssl: usize,
+    pub x509: usize,
+    pub http: usize,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Decodes the capture at `path` into `sink`. Only opening the file can fail; everything after
+/// that is reported through diagnostics and `CaptureStats::errors`.
+pub fn decode_file(path: &Path, sink: &mut dyn Sink) -> io::Result<CaptureStats> {
+    let file = File::open(path)?;
+    let source: Arc<str> = Arc::from(path.display().to_string());
+    Ok(decode_reader(source, file, sink))
+}
+
+/// Decodes a capture read from `r`; `source` names it in locations.
+pub fn decode_reader(source: Arc<str>, r: impl Read + Send, sink: &mut dyn Sink) -> CaptureStats {
+    decode_flows(&source, r, sink)
+}
+
+/// Decodes the capture at `capture` and writes conn, dns, ssl, x509 and http logs into
+/// `out_dir` (created if missing). Certificates are written once per fingerprint, as Zeek does.
+pub fn extract(capture: &Path, out_dir: &Path) -> anyhow::Result<ExtractStats> {
+    let mut sink = Collect::default();
+    let stats = decode_file(capture, &mut sink)
+        .with_context(|| format!("cannot read capture {}", capture.display()))?;
+    let mut seen = HashSet::new();
+    let records: Vec<Record<'static>> = sink
+        .records
+        .into_iter()
+        .filter(|r| match r {
+            Record::X509(x) => seen.insert(x.fingerprint.clone()),
+            _ => true,
+        })
+        .collect();
+    let counts = zeek_log::write_zeek_logs(&records, out_dir)
+        .with_context(|| format!("cannot write logs into {}", out_dir.display()))?;
+    Ok(ExtractStats {
+        capture: stats,
+        conn: counts[0],
+        dns: counts[1],
+        ssl: counts[2],
+        x509: counts[3],
+        http: counts[4],
+        diagnostics: sink.diagnostics,
+    })
+}
+
+/// A sink that keeps everything (used by `extract` and tests).
+#[derive(Default)]
+pub struct Collect {
+    pub records: Vec<Record<'static>>,
+    pub locations: Vec<Location>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Sink for Collect {
+    fn record(&mut self, record: Record<'_>, location: &Location) {
+        self.records.push(into_owned(record));
+        self.locations.push(location.clone());
+    }
+    fn diagnostic(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+}
+
+fn own(c: Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
+    c.map(|c| Cow::Owned(c.into_owned()))
+}
+
+fn own_vec(v: Vec<Cow<'_, str>>) -> Vec<Cow<'static, str>> {
+    v.into_iter().map(|c| Cow::Owned(c.into_owned())).collect()
+}
+
+/// Detaches a record from any borrowed buffer.
+fn into_owned(r: Record<'_>) -> Record<'static> {
+    match r {
+        Record::Conn(c) => Record::Conn(Conn {
+            ts: c.ts,
+            uid: own(c.uid),
+            id: c.id,
+            proto: own(c.proto),
+            services: own_vec(c.services),
+            duration: c.duration,
+            orig_bytes: c.orig_bytes,
+            resp_bytes: c.resp_bytes,
+            conn_state: own(c.conn_state),
+            history: own(c.history),
+            orig_pkts: c.orig_pkts,
+            orig_ip_bytes: c.orig_ip_bytes,
+            resp_pkts: c.resp_pkts,
+            resp_ip_bytes: c.resp_ip_bytes,
+        }),
+        Record::Dns(d) => Record::Dns(Dns {
+            ts: d.ts,
+            uid: own(d.uid),
+            id: d.id,
+            proto: own(d.proto),
+            trans_id: d.trans_id,
+            rtt: d.rtt,
+            query: own(d.query),
+            qclass: d.qclass,
+            qtype: d.qtype,
+            qtype_name: own(d.qtype_name),
+            rcode: d.rcode,
+            rcode_name: own(d.rcode_name),
+            aa: d.aa,
+            tc: d.tc,
+            rd: d.rd,
+            ra: d.ra,
+            answers: own_vec(d.answers),
+            ttls: d.ttls,
+            rejected: d.rejected,
+        }),
+        Record::Tls(t) => Record::Tls(Tls {
+            ts: t.ts,
+            uid: own(t.uid),
+            id: t.id,
+            version: own(t.version),
+            cipher: own(t.cipher),
+            server_name: own(t.server_name),
+            established: t.established,
+            validation_status: own(t.validation_status),
+            chain_kind: t.chain_kind,
+            cert_chain: own_vec(t.cert_chain),
+            subject: own(t.subject),
+            issuer: own(t.issuer),
+        }),
+        Record::Http(h) => Record::Http(Http {
+            ts: h.ts,
+            uid: own(h.uid),
+            id: h.id,
+            trans_depth: h.trans_depth,
+            method: own(h.method),
+            host: own(h.host),
+            uri: own(h.uri),
+            version: own(h.version),
+            user_agent: own(h.user_agent),
+            status_code: h.status_code,
+        }),
+        Record::X509(x) => Record::X509(X509 {
+            ts: x.ts,
+            id: own(x.id),
+            fingerprint: own(x.fingerprint),
+            sha1: own(x.sha1),
+            version: x.version,
+            serial: own(x.serial),
+            subject: own(x.subject),
+            issuer: own(x.issuer),
+            not_valid_before: x.not_valid_before,
+            not_valid_after: x.not_valid_after,
+            key_alg: own(x.key_alg),
+            sig_alg: own(x.sig_alg),
+            key_type: own(x.key_type),
+            key_length: x.key_length,
+            san_dns: own_vec(x.san_dns),
+            basic_constraints_ca: x.basic_constraints_ca,
+            host_cert: x.host_cert,
+        }),
+        Record::File(f) => Record::File(crate::model::File {
+            ts: f.ts,
+            fuid: own(f.fuid),
+            uids: own_vec(f.uids),
+            id: f.id,
+            tx_hosts: f.tx_hosts,
+            rx_hosts: f.rx_hosts,
+            is_orig: f.is_orig,
+            source: own(f.source),
+            mime_type: own(f.mime_type),
+            filename: own(f.filename),
+            md5: own(f.md5),
+            sha1: own(f.sha1),
+            sha256: own(f.sha256),
+            seen_bytes: f.seen_bytes,
+            total_bytes: f.total_bytes,
+        }),
+    }
+}
+
+/// Caps diagnostics per kind and counts the rest.
+struct Diagnostics<'s> {
+    source: &'s Arc<str>,
+    shown: BTreeMap<&'static str, u64>,
+    suppressed: BTreeMap<&'static str, u64>,
+}
+
+impl Diagnostics<'_> {
+    fn report(&mut self, sink: &mut dyn Sink, packet: u64, kind: &'static str, message: String) {
+        let n = self.shown.entry(kind).or_insert(0);
+        if *n < DIAGNOSTICS_PER_KIND {
+            *n += 1;
+            sink.diagnostic(Diagnostic {
+                location: Location::packet(self.source, packet),
+                message,
+            });
+        } else {
+            *self.suppressed.entry(kind).or_insert(0) += 1;
+        }
+    }
+
+    fn close(self, sink: &mut dyn Sink) {
+        for (kind, n) in self.suppressed {
+            sink.diagnostic(Diagnostic {
+                location: Location::file(self.source),
+                message: format!("{n} more {kind} problems not shown"),
+            });
+        }
+    }
+}
+
+fn endpoint(addr: IpAddr, port: Option<u16>) -> String {
+    match (addr, port) {
+        (IpAddr::V6(a), Some(p)) => format!("[{a}]:{p}"),
+        (a, Some(p)) => format!("{a}:{p}"),
+        (a, None) => a.to_string(),
+    }
+}
+
+/// Per-capture decoding state: everything below the flow table.
+struct Decoder<'s> {
+    source: &'s Arc<str>,
+    flows: Flows,
+    /// Flows emitted so far (numbers their uids).
+    emitted: u64,
+    /// Latest packet time, and the packet count at the last sweep of idle flows.
+    now: f64,
+    swept_at: u64,
+    reasm: Reassembler,
+    diags: Diagnostics<'s>,
+    errors: u64,
+    problems: Vec<Problem>,
+}
+
+/// Packets between sweeps of idle flows (their records are emitted then).
+const SWEEP_EVERY: u64 = 65_536;
+
+/// How deep tunnels (GRE, Teredo) are followed.
+const MAX_TUNNEL_DEPTH: u8 = 2;
+
+impl Decoder<'_> {
+    fn emit(&mut self, flows: &[FlowRecord], sink: &mut dyn Sink) {
+        emit_records(self.source, self.emitted, flows, sink);
+        self.emitted += flows.len() as u64;
+    }
+
+    fn frame(&mut self, frame: &capture::Frame<'_>, sink: &mut dyn Sink) {
+        self.now = self.now.max(frame.ts);
+        if frame.number - self.swept_at >= SWEEP_EVERY {
+            self.swept_at = frame.number;
+            let done = self.flows.sweep(self.now);
+            self.emit(&done, sink);
+        }
+        let net = match link::network_layer(frame.linktype, frame.data) {
+            Ok(n) => n,
+            Err(e) => {
+                self.errors += 1;
+                self.diags.report(sink, frame.number, "link", e.to_string());
+                return;
+            }
+        };
+        if let Net::Ipv4(d) | Net::Ipv6(d) = net {
+            self.ip(frame.number, frame.ts, d, 0, sink);
+        }
+    }
+
+    fn fail(&mut self, sink: &mut dyn Sink, packet: u64, kind: &'static str, message: String) {
+        self.errors += 1;
+        self.diags.report(sink, packet, kind, message);
+    }
+
+    /// One IP datagram (from the link layer, or from inside a tunnel at `depth` > 0).
+    fn ip(&mut self, number: u64, ts: f64, data: &[u8], depth: u8, sink: &mut dyn Sink) {
+        let dg = match self.reasm.packet(data, ts) {
+            IpOutcome::Datagram(dg) => dg,
+            IpOutcome::Pending => return,
+            IpOutcome::Error(e) => return self.fail(sink, number, "ip", e.to_string()),
+        };
+        let payload: &[u8] = &dg.payload;
+        let between = || format!("{} -> {}", endpoint(dg.src, None), endpoint(dg.dst, None));
+        if matches!(dg.proto, 4 | 41) && depth < MAX_TUNNEL_DEPTH {
+            // IP in IP (IPv4 or IPv6 inside IPv4 or IPv6).
+            return self.ip(number, ts, payload, depth + 1, sink);
+        }
+        if dg.proto == 47 && depth < MAX_TUNNEL_DEPTH {
+            // GRE (plain and PPTP's enhanced GRE): the inner packet is the flow Zeek logs.
+            match tunnel::gre_inner(payload) {
+                Some(inner) => self.ip(number, ts, inner, depth + 1, sink),
+                None => self.fail(
+                    sink,
+                    number,
+                    "gre",
+                    format!("{}: undecodable GRE", between()),
+                ),
+            }
+            return;
+        }
+        let transport = match dg.proto {
+            6 => match TcpSlice::from_slice(payload) {
+                Ok(t) => {
+                    let hdr = u64::from(t.data_offset()) * 4;
+                    let seg_len = if dg.truncated {
+                        dg.l4_len.saturating_sub(hdr)
+                    } else {
+                        t.payload().len() as u64
+                    };
+                    Transport::Tcp {
+                        sport: t.source_port(),
+                        dport: t.destination_port(),
+                        seq: t.sequence_number(),
+                        ack: t.acknowledgment_number(),
+                        syn: t.syn(),
+                        ack_flag: t.ack(),
+                        fin: t.fin(),
+                        rst: t.rst(),
+                        payload: t.payload(),
+                        seg_len,
+                    }
+                }
+                Err(_) => {
+                    let msg = format!("{}: truncated TCP header", between());
+                    return self.fail(sink, number, "tcp", msg);
+                }
+            },
+            17 => match UdpSlice::from_slice_lax(payload) {
+                Ok(u) => Transport::Udp {
+                    sport: u.source_port(),
+                    dport: u.destination_port(),
+                    payload: u.payload(),
+                },
+                Err(_) => {
+                    let msg = format!("{}: truncated UDP header", between());
+                    return self.fail(sink, number, "udp", msg);
+                }
+            },
+            1 | 58 => match payload.get(..2) {
+                Some(h) => Transport::Icmp {
+                    v6: dg.proto == 58,
+                    icmp_type: h[0],
+                    code: h[1],
+                    payload_len: dg.l4_len.saturating_sub(8),
+                },
+                None => {
+                    let msg = format!("{}: truncated ICMP header", between());
+                    return self.fail(sink, number, "icmp", msg);
+                }
+            },
+            // IPv6 "no next header" (Teredo bubbles): nothing to log.
+            59 => return,
+            _ => Transport::Other,
+        };
+        let ports = match &transport {
+            Transport::Tcp { sport, dport, .. } | Transport::Udp { sport, dport, .. } => {
+                (Some(*sport), Some(*dport))
+            }
+            _ => (None, None),
+        };
+        let teredo = match &transport {
+            Transport::Udp {
+                sport,
+                dport,
+                payload,
+            } if depth < MAX_TUNNEL_DEPTH => {
+                tunnel::teredo_inner(payload, *sport == 3544 || *dport == 3544)
+            }
+            _ => None,
+        };
+        let p = Packet {
+            number,
+            ts,
+            src: dg.src,
+            dst: dg.dst,
+            proto: dg.proto,
+            ip_len: dg.ip_len,
+            transport,
+            tunnel: teredo.is_some(),
+        };
+        self.problems.clear();
+        self.flows.packet(&p, &mut self.problems);
+        let problems = std::mem::take(&mut self.problems);
+        for pr in &problems {
+            let msg = format!(
+                "{} -> {}: {}",
+                endpoint(dg.src, ports.0),
+                endpoint(dg.dst, ports.1),
+                pr.message
+            );
+            self.fail(sink, number, pr.kind, msg);
+        }
+        self.problems = problems;
+        if let Some(inner) = teredo {
+            self.ip(number, ts, inner, depth + 1, sink);
+        }
+    }
+}
+
+fn decode_flows(source: &Arc<str>, r: impl Read + Send, sink: &mut dyn Sink) -> CaptureStats {
+    let mut dec = Decoder {
+        source,
+        flows: Flows::default(),
+        emitted: 0,
+        now: f64::MIN,
+        swept_at: 0,
+        reasm: Reassembler::default(),
+        diags: Diagnostics {
+            source,
+            shown: BTreeMap::new(),
+            suppressed: BTreeMap::new(),
+        },
+        errors: 0,
+        problems: Vec::new(),
+    };
+    let framing = capture::read_frames(r, &mut |frame| dec.frame(frame, sink));
+    if let Some(e) = &framing.error {
+        dec.errors += 1;
+        sink.diagnostic(Diagnostic {
+            location: Location::file(source),
+            message: e.clone(),
+        });
+    }
+    let flows = std::mem::take(&mut dec.flows).finish();
+    dec.emit(&flows, sink);
+    let Decoder { diags, errors, .. } = dec;
+    diags.close(sink);
+    CaptureStats {
+        format: framing.format,
+        compressed: framing.compressed,
+        packets: framing.packets,
+        errors,
+        link_types: framing
+            .linktypes
+            .iter()
+            .map(|&l| capture::linktype_name(l))
+            .collect(),
+    }
+}
+
+/// A deterministic Zeek-style uid (`C` + 17 base62 characters) for the n-th flow.
+fn uid(n: u64) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut x = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut out = String::with_capacity(18);
+    out.push('C');
+    for _ in 0..17 {
+        // splitmix64 step
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        out.push(char::from(ALPHABET[(z % 62) as usize]));
+    }
+    out
+}
+
+fn proto_name(proto: u8) -> &'static str {
+    match proto {
+        6 => "tcp",
+        17 => "udp",
+        1 | 58 => "icmp",
+        _ => "unknown_transport",
+    }
+}
+
+/// Emits the records of `flows`; `first` numbers the first flow's uid.
+fn emit_records(source: &Arc<str>, first: u64, flows: &[FlowRecord], sink: &mut dyn Sink) {
+    for (n, f) in flows.iter().enumerate() {
+        let uid = uid(first + n as u64);
+        let id = Endpoints {
+            orig_h: Some(f.orig.0),
+            orig_p: Some(f.orig.1),
+            resp_h: Some(f.resp.0),
+            resp_p: Some(f.resp.1),
+        };
+        let duration = f.last - f.start;
+        let has_duration = duration > 0.0;
+        let conn = Conn {
+            ts: Some(f.start),
+            uid: Some(Cow::Borrowed(&uid)),
+            id,
+            proto: Some(Cow::Borrowed(proto_name(f.proto))),
+            services: f.services.iter().map(|s| Cow::Borrowed(*s)).collect(),
+            duration: has_duration.then_some(duration),
+            orig_bytes: has_duration.then_some(f.orig_bytes),
+            resp_bytes: has_duration.then_some(f.resp_bytes),
+            conn_state: Some(Cow::Borrowed(f.conn_state)),
+            history: Some(Cow::Borrowed(&f.history)),
+            orig_pkts: Some(f.orig_pkts),
+            orig_ip_bytes: Some(f.orig_ip_bytes),
+            resp_pkts: Some(f.resp_pkts),
+            resp_ip_bytes: Some(f.resp_ip_bytes),
+        };
+        sink.record(
+            Record::Conn(conn),
+            &Location::packet(source, f.first_packet),
+        );
+        for d in &f.dns {
+            let dns = Dns {
+                ts: Some(d.ts),
+                uid: Some(Cow::Borrowed(&uid)),
+                id,
+                proto: Some(Cow::Borrowed(proto_name(f.proto))),
+                trans_id: Some(u64::from(d.trans_id)),
+                rtt: d.rtt,
+                query: d.query.as_deref().map(Cow::Borrowed),
+                qclass: d.qclass.map(u64::from),
+                qtype: d.qtype.map(u64::from),
+                qtype_name: d.qtype.map(|t| Cow::Owned(dns::qtype_name(t))),
+                rcode: d.rcode.map(u64::from),
+                rcode_name: d.rcode.map(|r| Cow::Owned(dns::rcode_name(r))),
+                aa: Some(d.aa),
+                tc: Some(d.tc),
+                rd: Some(d.rd),
+                ra: Some(d.ra),
+                answers: d
+                    .answers
+                    .iter()
+                    .map(|a| Cow::Borrowed(a.0.as_str()))
+                    .collect(),
+                ttls: d.answers.iter().map(|a| f64::from(a.1)).collect(),
+                rejected: Some(d.rejected),
+            };
+            sink.record(Record::Dns(dns), &Location::packet(source, d.packet));
+        }
+        for t in &f.tls {
+            let leaf = t.certs.first();
+            let tls = Tls {
+                ts: Some(t.ts),
+                uid: Some(Cow::Borrowed(&uid)),
+                id,
+                version: t.version.as_deref().map(Cow::Borrowed),
+                cipher: None,
+                server_name: t.server_name.as_deref().map(Cow::Borrowed),
+                // Handshake completion is not tracked natively.
+                established: None,
+                validation_status: None,
+                chain_kind: ChainKind::Fingerprints,
+                cert_chain: t
+                    .certs
+                    .iter()
+                    .map(|c| Cow::Borrowed(c.der_sha256.as_str()))
+                    .collect(),
+                subject: leaf.map(|c| Cow::Borrowed(c.subject.as_str())),
+                issuer: leaf.map(|c| Cow::Borrowed(c.issuer.as_str())),
+            };
+            let loc = Location::packet(source, t.packet);
+            sink.record(Record::Tls(tls), &loc);
+            for (i, c) in t.certs.iter().enumerate() {
+                let x = X509 {
+                    ts: Some(t.ts),
+                    id: None,
+                    fingerprint: Some(Cow::Borrowed(&c.der_sha256)),
+                    sha1: Some(Cow::Borrowed(&c.der_sha1)),
+                    version: Some(c.version),
+                    serial: Some(Cow::Borrowed(&c.serial)),
+                    subject: Some(Cow::Borrowed(&c.subject)),
+                    issuer: Some(Cow::Borrowed(&c.issuer)),
+                    not_valid_before: c.not_before,
+                    not_valid_after: c.not_after,
+                    key_alg: Some(Cow::Borrowed(&c.key_alg)),
+                    sig_alg: Some(Cow::Borrowed(&c.sig_alg)),
+                    key_type: c.key_type.as_deref().map(Cow::Borrowed),
+                    key_length: c.key_length,
+                    san_dns: c
+                        .san_dns
+                        .iter()
+                        .map(|s| Cow::Borrowed(s.as_str()))
+                        .collect(),
+                    basic_constraints_ca: c.basic_constraints_ca,
+                    host_cert: Some(i == 0),
+                };
+                sink.record(Record::X509(x), &loc);
+            }
+        }
+        for h in &f.http {
+            let http = Http {
+                ts: Some(h.ts),
+                uid: Some(Cow::Borrowed(&uid)),
+                id,
+                trans_depth: Some(h.trans_depth),
+                method: Some(Cow::Borrowed(&h.method)),
+                host: h.host.as_deref().map(Cow::Borrowed),
+                uri: Some(Cow::Borrowed(&h.uri)),
+                version: Some(Cow::Borrowed(&h.version)),
+                user_agent: h.user_agent.as_deref().map(Cow::Borrowed),
+                status_code: None,
+            };
+            sink.record(Record::Http(http), &Location::packet(source, h.packet));
+        }
+    }
+}
