@@ -296,7 +296,15 @@ fn read_capture(
     if use_zeek {
         let runner =
             ZeekRunner::from_path(ZEEK_TIMEOUT).context("--engine zeek: no `zeek` on PATH")?;
-        let out = runner.run(&f.path)?;
+        // Zeek cannot read gzip-compressed captures: hand it a decompressed copy.
+        let plain;
+        let capture = if f.compressed {
+            plain = decompressed_copy(&f.path)?;
+            plain.path().to_path_buf()
+        } else {
+            f.path.clone()
+        };
+        let out = runner.run(&capture)?;
         let (logs, bad) = input::discover(&[out.path().to_path_buf()]);
         if let Some(b) = bad.first() {
             anyhow::bail!("reading Zeek's logs: {b}");
@@ -316,16 +324,34 @@ fn read_capture(
     native_capture(f)
 }
 
-fn native_records(_path: &std::path::Path, _sink: &mut dyn Sink) -> std::io::Result<()> {
-    Err(std::io::Error::other(
-        "the native capture decoder is not in this build yet",
-    ))
+/// A decompressed copy of a gzip-compressed capture, removed when dropped.
+fn decompressed_copy(path: &std::path::Path) -> Result<tempfile::NamedTempFile> {
+    let (mut reader, _) = input::open(path)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix("captriage-")
+        .suffix(".pcap")
+        .tempfile()?;
+    std::io::copy(&mut reader, &mut tmp)
+        .with_context(|| format!("cannot decompress {}", path.display()))?;
+    Ok(tmp)
 }
 
-fn native_capture(_f: &InputFile) -> Result<Option<(Buffered, InputSummary)>> {
-    anyhow::bail!(
-        "the native capture decoder is not in this build yet; install zeek or use --engine zeek"
-    )
+fn native_records(path: &std::path::Path, sink: &mut dyn Sink) -> std::io::Result<()> {
+    input::pcap::decode_file(path, sink).map(|_| ())
+}
+
+fn native_capture(f: &InputFile) -> Result<Option<(Buffered, InputSummary)>> {
+    let mut buffered = Buffered::default();
+    let stats = input::pcap::decode_file(&f.path, &mut buffered).context("cannot read capture")?;
+    let summary = InputSummary {
+        path: f.path.display().to_string(),
+        log_type: "capture".into(),
+        format: stats.format.to_string(),
+        compressed: stats.compressed,
+        rows: stats.packets,
+        errors: stats.errors,
+    };
+    Ok(Some((buffered, summary)))
 }
 
 fn whitelisted_destinations(ctx: &Context<'_>) -> Vec<WhitelistedDestination> {

@@ -226,6 +226,28 @@ fn domain(args: DomainArgs, out: &mut dyn Write) -> Result<()> {
 
 /// `captriage extract`: the native decoder's view of a capture as Zeek logs.
 fn extract(args: ExtractArgs, out: &mut dyn Write) -> Result<()> {
-    let _ = (args, out);
-    anyhow::bail!("extract needs the native capture decoder, which is not in this build yet")
+    let stats = crate::input::pcap::extract(&args.capture, &args.output)?;
+    for d in &stats.diagnostics {
+        eprintln!("captriage: warning: {d}");
+    }
+    writeln!(
+        out,
+        "{}: {} packets ({}{}), {} errors -> {}: conn {}, dns {}, ssl {}, x509 {}, http {}",
+        args.capture.display(),
+        stats.capture.packets,
+        stats.capture.format,
+        if stats.capture.compressed {
+            ", gzip"
+        } else {
+            ""
+        },
+        stats.capture.errors,
+        args.output.display(),
+        stats.conn,
+        stats.dns,
+        stats.ssl,
+        stats.x509,
+        stats.http
+    )?;
+    Ok(())
 }

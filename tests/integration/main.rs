@@ -3,8 +3,8 @@
 
 mod enrich;
 mod intel;
+mod pcap;
 mod reference_cases;
 mod report;
-mod pcap;
 mod tls;
 mod zeek_reader;
