@@ -6,6 +6,7 @@
 
 pub mod domain;
 pub mod freq;
+pub mod online;
 pub mod pdns;
 pub mod psl;
 pub mod serve;
