@@ -796,3 +796,31 @@ fn online_budget_stops_lookups() {
     assert_eq!(queries.load(Ordering::SeqCst), sent);
     assert_eq!(online.attempted(), 2);
 }
+
+// --- GeoIP --------------------------------------------------------------------------------------
+
+use captriage::enrich::geoip::{GeoInfo, GeoIp};
+
+#[test]
+fn geoip_country_and_asn_from_a_built_mmdb() {
+    let geo = GeoIp::open(&[data("geoip/test.mmdb")]).unwrap();
+    assert_eq!(
+        geo.lookup("192.0.2.77".parse().unwrap()),
+        Some(GeoInfo {
+            country: Some("FR".into()),
+            asn: Some(64500),
+            as_org: Some("Example AS".into()),
+        })
+    );
+    assert_eq!(
+        geo.lookup("::ffff:198.51.100.1".parse().unwrap())
+            .and_then(|g| g.asn),
+        Some(64501)
+    );
+    let v6 = geo.lookup("2001:db8::1".parse().unwrap()).unwrap();
+    assert_eq!((v6.country.as_deref(), v6.asn), (Some("DE"), None));
+    assert_eq!(geo.lookup("203.0.113.1".parse().unwrap()), None);
+    // Not a database: a clear error naming the file.
+    let err = GeoIp::open(&[data("cof/d4-query.ndjson")]).err().unwrap();
+    assert!(format!("{err:#}").contains("d4-query.ndjson"));
+}
