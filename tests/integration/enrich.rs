@@ -824,3 +824,24 @@ fn geoip_country_and_asn_from_a_built_mmdb() {
     let err = GeoIp::open(&[data("cof/d4-query.ndjson")]).err().unwrap();
     assert!(format!("{err:#}").contains("d4-query.ndjson"));
 }
+
+/// Every prefix of every COF and registration-date input parses without panicking.
+#[test]
+fn every_prefix_of_the_fixtures_is_safe() {
+    let cof = std::fs::read(data("cof/d4-query.ndjson")).unwrap();
+    for i in 0..=cof.len() {
+        let mut diags = Vec::new();
+        let recs = pdns::parse_reader(Arc::from("p"), &cof[..i], &mut diags);
+        assert!(recs.len() <= 3);
+    }
+    let reg =
+        b"# c\nexample.com 2024-03-01\nevil.example.com 2024-05-30T10:00:00Z\nx.org,2020-01-02\n";
+    for i in 0..=reg.len() {
+        let mut diags = Vec::new();
+        let _ = captriage::enrich::domain::RegDates::parse_reader(
+            Arc::from("r"),
+            &reg[..i],
+            &mut diags,
+        );
+    }
+}
