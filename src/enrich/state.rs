@@ -13,7 +13,8 @@
 //! reports it once through [`StoreOptions::notice`] and waits up to [`StoreOptions::lock_wait`]
 //! before failing with a message naming the store. Every method that writes commits one atomic
 //! transaction (imports commit in batches), so a run killed mid-write leaves the store as of its
-//! last commit. What the rules make of this history (DOM-02) is decided elsewhere.
+//! last commit. Opening waits for a write transaction in progress elsewhere (they are short: one
+//! batch each), so open the store when it is needed and drop it when done. What the rules make of this history (DOM-02) is decided elsewhere.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};

@@ -543,3 +543,305 @@ fn serve_answers_query_and_domain_over_http() {
     stop.stop();
     handle.join().unwrap();
 }
+
+// --- Online lookups against loopback servers ----------------------------------------------------
+
+use captriage::enrich::online::{DnsblZone, LookupError, Online, OnlineConfig};
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::rdata::{A, NS, PTR};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A UDP DNS responder on 127.0.0.1 for the names below; counts the queries it receives.
+fn dns_server() -> (SocketAddr, Arc<AtomicU64>) {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = sock.local_addr().unwrap();
+    let count = Arc::new(AtomicU64::new(0));
+    let seen = Arc::clone(&count);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        loop {
+            let Ok((n, peer)) = sock.recv_from(&mut buf) else {
+                return;
+            };
+            seen.fetch_add(1, Ordering::SeqCst);
+            let Ok(q) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
+            let Some(query) = q.queries.first().cloned() else {
+                continue;
+            };
+            let qname = query.name().to_ascii().to_ascii_lowercase();
+            let mut resp = Message::response(q.metadata.id, q.metadata.op_code);
+            resp.metadata.recursion_desired = q.metadata.recursion_desired;
+            resp.metadata.recursion_available = true;
+            resp.add_query(query.clone());
+            let owner = query.name().clone();
+            let name = |s: &str| Name::from_ascii(s).unwrap();
+            let rec = |data: RData| Record::from_rdata(owner.clone(), 300, data);
+            match (qname.as_str(), query.query_type()) {
+                ("example.com.", RecordType::NS) => {
+                    resp.add_answer(rec(RData::NS(NS(name("ns2.example.net.")))));
+                    resp.add_answer(rec(RData::NS(NS(name("NS1.example.net.")))));
+                }
+                ("1.2.0.192.in-addr.arpa.", RecordType::PTR) => {
+                    resp.add_answer(rec(RData::PTR(PTR(name("host.example.com.")))));
+                }
+                ("2.0.0.127.zen.test.", RecordType::A) => {
+                    resp.add_answer(rec(RData::A(A(Ipv4Addr::new(127, 0, 0, 4)))));
+                    resp.add_answer(rec(RData::A(A(Ipv4Addr::new(127, 0, 0, 2)))));
+                }
+                ("9.9.9.9.zen.test.", RecordType::A) => {
+                    // Spamhaus' "query via public resolver refused" code: not a listing.
+                    resp.add_answer(rec(RData::A(A(Ipv4Addr::new(127, 255, 255, 254)))));
+                }
+                ("slow.example.", _) => continue,
+                ("garbage.example.", _) => {
+                    let mut junk = q.metadata.id.to_be_bytes().to_vec();
+                    junk.extend_from_slice(b"\x81\x80\x00\x01\x00\x05garbage");
+                    let _ = sock.send_to(&junk, peer);
+                    continue;
+                }
+                ("wrong-id.example.", _) => {
+                    resp.metadata.id = q.metadata.id.wrapping_add(1);
+                    resp.add_answer(rec(RData::NS(NS(name("evil.example.")))));
+                }
+                _ => resp.metadata.response_code = ResponseCode::NXDomain,
+            }
+            let _ = sock.send_to(&resp.to_vec().unwrap(), peer);
+        }
+    });
+    (addr, count)
+}
+
+/// An RDAP server on 127.0.0.1: `/domain/NAME`.
+fn rdap_server() -> (String, StopAfter) {
+    let http = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+    let addr = http.server_addr().to_ip().unwrap();
+    let h = Arc::clone(&http);
+    std::thread::spawn(move || {
+        for req in h.incoming_requests() {
+            let url = req.url().to_string();
+            let (status, body): (u16, String) = match url.as_str() {
+                "/domain/young.example" => (
+                    200,
+                    r#"{"objectClassName":"domain","ldhName":"young.example","events":[{"eventAction":"expiration","eventDate":"2026-01-01T00:00:00Z"},{"eventAction":"registration","eventDate":"2024-05-30T10:00:00Z"}]}"#.into(),
+                ),
+                "/domain/noevents.example" => (200, r#"{"objectClassName":"domain"}"#.into()),
+                "/domain/garbage.example" => (200, "<html>not rdap</html>".into()),
+                "/domain/baddate.example" => (
+                    200,
+                    r#"{"events":[{"eventAction":"registration","eventDate":"yesterday"}]}"#.into(),
+                ),
+                "/domain/broken.example" => (500, "{}".into()),
+                "/domain/slow.example" => {
+                    let req = req;
+                    std::thread::spawn(move || {
+                        std::thread::sleep(Duration::from_secs(3));
+                        let _ = req.respond(tiny_http::Response::from_string("{}"));
+                    });
+                    continue;
+                }
+                _ => (404, r#"{"errorCode":404}"#.into()),
+            };
+            let _ = req.respond(tiny_http::Response::from_string(body).with_status_code(status));
+        }
+    });
+    (format!("http://{addr}/domain/"), StopAfter(http))
+}
+
+/// Stops a tiny_http server when dropped.
+struct StopAfter(Arc<tiny_http::Server>);
+
+impl Drop for StopAfter {
+    fn drop(&mut self) {
+        self.0.unblock();
+    }
+}
+
+fn online_config(dns: SocketAddr, rdap: &str) -> OnlineConfig {
+    let mut cfg = OnlineConfig::new(dns);
+    cfg.timeout = Duration::from_millis(500);
+    cfg.budget = Duration::from_secs(30);
+    cfg.rdap_base = rdap.to_string();
+    let mut zone = DnsblZone::spamhaus_zen();
+    zone.zone = "zen.test".into();
+    cfg.dnsbl_zones = vec![zone];
+    cfg
+}
+
+#[test]
+fn online_lookups_against_loopback_servers() {
+    let (dns, queries) = dns_server();
+    let (rdap, _stop) = rdap_server();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut online = Online::new(online_config(dns, &rdap), Some(&store)).unwrap();
+    assert_eq!(queries.load(Ordering::SeqCst), 0, "building sends nothing");
+
+    // NS of the registrable domain, sorted and normalised.
+    assert_eq!(
+        online.ns("www.Example.COM").unwrap(),
+        ["ns1.example.net", "ns2.example.net"]
+    );
+    // PTR.
+    let ip: IpAddr = "192.0.2.1".parse().unwrap();
+    assert_eq!(online.ptr(ip).unwrap(), ["host.example.com"]);
+    assert_eq!(
+        online.ptr("192.0.2.99".parse().unwrap()).unwrap(),
+        Vec::<String>::new()
+    );
+    // DNSBL with meanings; error codes are not listings; NXDOMAIN is "not listed".
+    let hits = online.dnsbl("127.0.0.2".parse().unwrap()).unwrap();
+    let got: Vec<(String, String)> = hits
+        .iter()
+        .map(|h| (h.answer.to_string(), h.meaning.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "127.0.0.2".to_string(),
+                "SBL: Spamhaus SBL data".to_string()
+            ),
+            (
+                "127.0.0.4".to_string(),
+                "XBL: CBL data (exploited host)".to_string()
+            ),
+        ]
+    );
+    assert!(online.dnsbl("9.9.9.9".parse().unwrap()).unwrap().is_empty());
+    assert!(online.dnsbl(ip).unwrap().is_empty());
+    // NXDOMAIN for NS is an empty answer.
+    assert!(online.ns("unknown.example").unwrap().is_empty());
+
+    // Cached: asking again sends nothing.
+    let before = queries.load(Ordering::SeqCst);
+    let attempted = online.attempted();
+    assert_eq!(online.ns("example.com").unwrap().len(), 2);
+    assert_eq!(online.ptr(ip).unwrap().len(), 1);
+    assert_eq!(queries.load(Ordering::SeqCst), before);
+    assert_eq!(online.attempted(), attempted);
+    // ...also for a new run on the same store.
+    let mut again = Online::new(online_config(dns, &rdap), Some(&store)).unwrap();
+    assert_eq!(again.ns("example.com").unwrap().len(), 2);
+    assert_eq!(again.attempted(), 0);
+
+    // Timeouts, garbage and spoofed ids fail within the per-lookup timeout.
+    for bad in ["slow.example", "garbage.example", "wrong-id.example"] {
+        let t = Instant::now();
+        let err = online.ns(bad).unwrap_err();
+        assert!(
+            t.elapsed() < Duration::from_secs(3),
+            "{bad}: {:?}",
+            t.elapsed()
+        );
+        assert!(
+            matches!(err, LookupError::Timeout | LookupError::Failed(_)),
+            "{bad}: {err:?}"
+        );
+    }
+    assert_eq!(online.ns("slow.example").unwrap_err(), LookupError::Timeout);
+    // Failures are not cached.
+    assert_eq!(store.cache_get("ns:slow.example").unwrap(), None);
+    // IP literals are refused without a lookup.
+    let n = online.attempted();
+    assert!(matches!(
+        online.ns("192.0.2.1"),
+        Err(LookupError::BadInput(_))
+    ));
+    assert_eq!(online.attempted(), n);
+
+    // RDAP.
+    let young = captriage::enrich::domain::parse_date("2024-05-30T10:00:00Z").unwrap();
+    assert_eq!(
+        online.rdap_created("www.young.example").unwrap(),
+        Some(young)
+    );
+    assert_eq!(online.rdap_created("noevents.example").unwrap(), None);
+    assert_eq!(online.rdap_created("missing.example").unwrap(), None);
+    for bad in ["garbage.example", "baddate.example", "broken.example"] {
+        assert!(
+            matches!(online.rdap_created(bad), Err(LookupError::Failed(_))),
+            "{bad}"
+        );
+    }
+    let t = Instant::now();
+    assert_eq!(
+        online.rdap_created("slow.example").unwrap_err(),
+        LookupError::Timeout
+    );
+    assert!(t.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn online_budget_stops_lookups() {
+    let (dns, queries) = dns_server();
+    let mut cfg = online_config(dns, "http://127.0.0.1:9/domain/");
+    cfg.timeout = Duration::from_millis(300);
+    cfg.budget = Duration::from_millis(500);
+    let mut online = Online::new(cfg, None).unwrap();
+    // Two slow lookups spend the budget; the rest are not attempted.
+    let _ = online.ns("slow.example");
+    let _ = online.ns("slow.example");
+    let sent = queries.load(Ordering::SeqCst);
+    let t = Instant::now();
+    assert_eq!(online.ns("example.com").unwrap_err(), LookupError::Budget);
+    assert_eq!(
+        online.rdap_created("young.example").unwrap_err(),
+        LookupError::Budget
+    );
+    assert!(t.elapsed() < Duration::from_millis(50));
+    assert_eq!(queries.load(Ordering::SeqCst), sent);
+    assert_eq!(online.attempted(), 2);
+}
+
+// --- GeoIP --------------------------------------------------------------------------------------
+
+use captriage::enrich::geoip::{GeoInfo, GeoIp};
+
+#[test]
+fn geoip_country_and_asn_from_a_built_mmdb() {
+    let geo = GeoIp::open(&[data("geoip/test.mmdb")]).unwrap();
+    assert_eq!(
+        geo.lookup("192.0.2.77".parse().unwrap()),
+        Some(GeoInfo {
+            country: Some("FR".into()),
+            asn: Some(64500),
+            as_org: Some("Example AS".into()),
+        })
+    );
+    assert_eq!(
+        geo.lookup("::ffff:198.51.100.1".parse().unwrap())
+            .and_then(|g| g.asn),
+        Some(64501)
+    );
+    let v6 = geo.lookup("2001:db8::1".parse().unwrap()).unwrap();
+    assert_eq!((v6.country.as_deref(), v6.asn), (Some("DE"), None));
+    assert_eq!(geo.lookup("203.0.113.1".parse().unwrap()), None);
+    // Not a database: a clear error naming the file.
+    let err = GeoIp::open(&[data("cof/d4-query.ndjson")]).err().unwrap();
+    assert!(format!("{err:#}").contains("d4-query.ndjson"));
+}
+
+/// Every prefix of every COF and registration-date input parses without panicking.
+#[test]
+fn every_prefix_of_the_fixtures_is_safe() {
+    let cof = std::fs::read(data("cof/d4-query.ndjson")).unwrap();
+    for i in 0..=cof.len() {
+        let mut diags = Vec::new();
+        let recs = pdns::parse_reader(Arc::from("p"), &cof[..i], &mut diags);
+        assert!(recs.len() <= 3);
+    }
+    let reg =
+        b"# c\nexample.com 2024-03-01\nevil.example.com 2024-05-30T10:00:00Z\nx.org,2020-01-02\n";
+    for i in 0..=reg.len() {
+        let mut diags = Vec::new();
+        let _ = captriage::enrich::domain::RegDates::parse_reader(
+            Arc::from("r"),
+            &reg[..i],
+            &mut diags,
+        );
+    }
+}
