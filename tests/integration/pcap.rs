@@ -351,8 +351,8 @@ fn decode_bytes(bytes: &[u8]) -> Collect {
 fn no_panic_on_any_prefix() {
     for (_, trace) in pairs() {
         let bytes = fs::read(&trace).unwrap();
-        // Every byte of the first 256 bytes, then strided: about 100 more decodes per capture.
-        let stride = (bytes.len() / 100).max(1);
+        // Every byte of the first 256 bytes, then strided: about 60 more decodes per capture.
+        let stride = (bytes.len() / 60).max(1);
         let mut n = 0;
         while n <= bytes.len() {
             decode_bytes(&bytes[..n]);
