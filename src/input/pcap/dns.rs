@@ -240,6 +240,10 @@ fn render(msg: &[u8], start: usize, rtype: u16, rdata: &[u8], owner: &Name) -> S
             let next = name_at_rdata(0).unwrap_or_default();
             Some(format!("NSEC {} {}", name_text(owner), next))
         }
+        // LOC: Zeek writes size, horizontal and vertical precision (after an empty field).
+        29 => rdata
+            .get(1..4)
+            .map(|b| format!("LOC:  {} {} {}", b[0], b[1], b[2])),
         50 => Some("NSEC3".to_string()),
         51 => Some("NSEC3PARAM".to_string()),
         43 => rdata.get(2).map(|alg| format!("DS {alg}")),
