@@ -101,7 +101,7 @@ pub fn parse_message(buf: &[u8], netbios: bool) -> Result<Message, DnsError> {
             msg.partial = true;
             break;
         };
-        let (Some(rtype), Some(_class), Some(ttl_hi), Some(ttl_lo), Some(rdlen)) = (
+        let (Some(rtype), Some(class), Some(ttl_hi), Some(ttl_lo), Some(rdlen)) = (
             read_u16(&mut dec),
             read_u16(&mut dec),
             read_u16(&mut dec),
@@ -119,6 +119,17 @@ pub fn parse_message(buf: &[u8], netbios: bool) -> Result<Message, DnsError> {
             break;
         };
         let rdata = rdata.unverified();
+        if msg.opcode == 5 && i < an.saturating_add(ns) {
+            // DNS UPDATE (RFC 2136): prerequisites, then updates, rendered as Zeek 8.1+ does.
+            if i == 0 || msg.first_answer_name.is_none() {
+                msg.first_answer_name = Some(name_text(&owner));
+            }
+            if msg.answers.len() < MAX_ANSWERS {
+                let text = update_entry(buf, start, i < an, rtype, class, rdata, &owner);
+                msg.answers.push((text, ttl));
+            }
+            continue;
+        }
         if i < an {
             if i == 0 {
                 msg.first_answer_name = Some(name_text(&owner));
@@ -229,6 +240,10 @@ fn render(msg: &[u8], start: usize, rtype: u16, rdata: &[u8], owner: &Name) -> S
             let next = name_at_rdata(0).unwrap_or_default();
             Some(format!("NSEC {} {}", name_text(owner), next))
         }
+        // LOC: Zeek writes size, horizontal and vertical precision (after an empty field).
+        29 => rdata
+            .get(1..4)
+            .map(|b| format!("LOC:  {} {} {}", b[0], b[1], b[2])),
         50 => Some("NSEC3".to_string()),
         51 => Some("NSEC3PARAM".to_string()),
         43 => rdata.get(2).map(|alg| format!("DS {alg}")),
@@ -248,6 +263,40 @@ fn render(msg: &[u8], start: usize, rtype: u16, rdata: &[u8], owner: &Name) -> S
         _ => None,
     };
     rendered.unwrap_or_else(|| format!("<unknown type={rtype}>"))
+}
+
+/// One prerequisite (`pre: ...`) or update (`add: ...`, `del: ...`) of a DNS UPDATE message.
+fn update_entry(
+    msg: &[u8],
+    start: usize,
+    prerequisite: bool,
+    rtype: u16,
+    class: u16,
+    rdata: &[u8],
+    owner: &Name,
+) -> String {
+    let t = qtype_name(rtype);
+    let name = name_text(owner).to_ascii_lowercase();
+    match (prerequisite, class, rdata.is_empty()) {
+        (true, 254, true) => format!("pre: NoRRSet {t} {name}"),
+        (true, 255, true) if rtype == 255 => format!("pre: NameInUse {name}"),
+        (true, 255, true) => format!("pre: RRSet {t} {name}"),
+        (true, 254, _) if rtype == 255 => format!("pre: NameNotInUse {name}"),
+        (true, ..) => format!(
+            "pre: RR {t} {name} {}",
+            render(msg, start, rtype, rdata, owner)
+        ),
+        (false, 255, _) if rtype == 255 => format!("del: Name {name}"),
+        (false, 255, _) => format!("del: RRSet {t}"),
+        (false, 254, _) => format!(
+            "del: RR {t} {name} {}",
+            render(msg, start, rtype, rdata, owner)
+        ),
+        (false, ..) => format!(
+            "add: {t} {name} {}",
+            render(msg, start, rtype, rdata, owner)
+        ),
+    }
 }
 
 /// `TXT 12 hello world` per character-string, joined by spaces (Zeek's rendering).

@@ -1270,12 +1270,25 @@ impl Flow {
         let _ = is_orig;
         let mdns = self.resp.1 == 5353 || self.orig.1 == 5353;
         if !msg.response {
-            let q = msg.question.as_ref();
+            // An UPDATE names the zone in its question; Zeek logs the updated name instead.
+            let update = msg.opcode == 5;
+            let q = msg.question.as_ref().filter(|_| !update);
             let row = DnsRow {
                 packet: p.number,
                 ts: p.ts,
                 trans_id: msg.id,
-                query: q.map(|q| q.name.clone()),
+                query: if update {
+                    msg.first_answer_name
+                        .as_ref()
+                        .map(|n| n.to_ascii_lowercase())
+                } else {
+                    q.map(|q| q.name.clone())
+                },
+                answers: if update {
+                    msg.answers.clone()
+                } else {
+                    Vec::new()
+                },
                 qclass: q.map(|q| q.qclass),
                 qtype: q.map(|q| q.qtype),
                 rd: msg.rd,
@@ -1351,7 +1364,9 @@ impl Flow {
             row.rtt = Some(p.ts - row.ts);
         }
         row.rejected = msg.rcode != 0 && msg.answers.is_empty() && msg.opcode == 4;
-        row.answers = msg.answers;
+        if !(msg.opcode == 5 && msg.answers.is_empty()) {
+            row.answers = msg.answers;
+        }
         self.push_dns(row);
     }
 
