@@ -4,7 +4,9 @@
 use crate::alert::Level;
 use crate::cli::{Cli, Command};
 use crate::config::{AnalyzeConfig, Engine};
+use crate::enrich::geoip::GeoIp;
 use crate::enrich::pdns::PdnsCollector;
+use crate::enrich::state::Store;
 use crate::enrichment::{self, Tee};
 use crate::facts::{Facts, FactsBuilder};
 use crate::input::zeek_runner::{self, ZeekOutput, ZeekRunner};
@@ -201,7 +203,7 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
     }
     drop(temp_dirs);
     enrichment::add_side_sources(cfg, &mut builder, warn)?;
-    let facts = builder.finish();
+    let mut facts = builder.finish();
     for d in &facts.diagnostics {
         warn(&d.to_string());
     }
@@ -211,19 +213,40 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
             facts.diagnostics_total - facts.diagnostics.len() as u64
         ));
     }
-    let registration = enrichment::registration_source(cfg, warn)?;
-    let state = enrichment::update_state(cfg, &facts, pdns_collector.as_ref())?;
+    let store = match &cfg.state {
+        Some(dir) => {
+            Some(Store::open(dir).with_context(|| format!("state store {}", dir.display()))?)
+        }
+        None => None,
+    };
+    let geoip = match cfg.geoip.is_empty() {
+        true => None,
+        false => Some(GeoIp::open(&cfg.geoip)?),
+    };
+    let mut online = enrichment::online(cfg, store.as_ref())?;
+    let online_dates = match online.as_mut() {
+        Some(o) => enrichment::online_active(o, &mut facts, &cfg.settings, warn),
+        None => Default::default(),
+    };
+    let file_dates = enrichment::registration_source(cfg, warn)?;
+    let have_dates = file_dates.is_some() || !online_dates.is_empty();
+    let registration = enrichment::CombinedDates {
+        file: file_dates,
+        online: online_dates,
+    };
+    let state = enrichment::update_state(store.as_ref(), &facts, pdns_collector.as_ref())?;
     let mut ctx = Context::new(
         &cfg.settings,
         &cfg.intel,
         Some(&cfg.whitelist),
         &facts,
-        registration.as_deref(),
+        Some(&registration),
     );
     ctx.first_contacts = state.as_ref().map(|s| &s.first_contacts);
     ctx.random_domains = cfg.random_domains;
     let collector = rules::run(&ctx);
-    let alerts = collector.into_sorted();
+    let mut alerts = collector.into_sorted();
+    enrichment::annotate_alerts(&mut alerts, online.as_mut(), geoip.as_ref());
     let whitelisted = whitelisted_destinations(&ctx);
     let limitations = limitations(&facts);
     let destinations = destinations(&ctx, &alerts);
@@ -236,7 +259,7 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
         diagnostics: facts.diagnostics.clone(),
         unreadable,
         limitations,
-        active_sources: active_sources(cfg, registration.is_some()),
+        active_sources: active_sources(cfg, have_dates),
         destinations,
         timeline,
     };

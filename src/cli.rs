@@ -149,9 +149,18 @@ pub struct AnalyzeArgs {
     /// Allow live lookups (NS, PTR, DNS blocklists, RDAP). Off by default.
     #[arg(long)]
     pub online: bool,
+    /// DNS server for --online lookups (default: the first nameserver of /etc/resolv.conf).
+    #[arg(long, value_name = "ADDR")]
+    pub nameserver: Option<SocketAddr>,
+    /// RDAP base URL for --online registration dates (the domain is appended).
+    #[arg(long, value_name = "URL", default_value = "https://rdap.org/domain/")]
+    pub rdap_base: String,
+    /// Total time --online lookups may take, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub online_budget: u64,
     /// MaxMind database adding country and ASN to destinations.
     #[arg(long, value_name = "FILE.mmdb")]
-    pub geoip: Option<PathBuf>,
+    pub geoip: Vec<PathBuf>,
 }
 
 /// `captriage intel ...`.

@@ -45,7 +45,10 @@ pub struct AnalyzeConfig {
     pub registration_dates: Option<PathBuf>,
     pub state: Option<PathBuf>,
     pub online: bool,
-    pub geoip: Option<PathBuf>,
+    pub nameserver: Option<std::net::SocketAddr>,
+    pub rdap_base: String,
+    pub online_budget: std::time::Duration,
+    pub geoip: Vec<PathBuf>,
 }
 
 /// Loads the shipped defaults (unless switched off) and every named indicator and whitelist file.
@@ -163,6 +166,9 @@ impl AnalyzeConfig {
             registration_dates: args.registration_dates,
             state: args.state,
             online: args.online,
+            nameserver: args.nameserver,
+            rdap_base: args.rdap_base,
+            online_budget: std::time::Duration::from_secs(args.online_budget),
             geoip: args.geoip,
         })
     }

@@ -5,6 +5,8 @@
 
 use crate::config::AnalyzeConfig;
 use crate::enrich::domain::RegDates;
+use crate::enrich::geoip::GeoIp;
+use crate::enrich::online::{LookupError, Online, OnlineConfig};
 use crate::enrich::pdns::{self, PdnsCollector};
 use crate::enrich::psl::registrable;
 use crate::enrich::state::Store;
@@ -13,7 +15,8 @@ use crate::model::{Diagnostic, Location, Record, Sink};
 use crate::names::{HostValue, parse_addr};
 use crate::rules::RegistrationDates;
 use anyhow::{Context as _, Result};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::{IpAddr, SocketAddr};
 
 /// A sink that feeds the facts and, when a state store is in use, collects the DNS
 /// observations as passive DNS.
@@ -98,7 +101,7 @@ impl RegistrationDates for FileDates {
 pub fn registration_source(
     cfg: &AnalyzeConfig,
     warn: &mut dyn FnMut(&str),
-) -> Result<Option<Box<dyn RegistrationDates>>> {
+) -> Result<Option<FileDates>> {
     let Some(path) = &cfg.registration_dates else {
         return Ok(None);
     };
@@ -108,10 +111,10 @@ pub fn registration_source(
     for d in &diags {
         warn(&d.to_string());
     }
-    Ok(Some(Box::new(FileDates {
+    Ok(Some(FileDates {
         dates,
         source: path.display().to_string(),
-    })))
+    }))
 }
 
 /// Every registrable domain observed (DNS queries and CNAME targets, names of contacted
@@ -160,17 +163,16 @@ pub struct StateOutcome {
     pub new_pdns: u64,
 }
 
-/// Opens the state store, records this run's domains (returning the first contacts) and stores
+/// Records this run's domains in the state store (returning the first contacts) and stores
 /// the capture's DNS observations as passive DNS.
 pub fn update_state(
-    cfg: &AnalyzeConfig,
+    store: Option<&Store>,
     facts: &Facts,
     pdns: Option<&PdnsCollector>,
 ) -> Result<Option<StateOutcome>> {
-    let Some(dir) = &cfg.state else {
+    let Some(store) = store else {
         return Ok(None);
     };
-    let store = Store::open(dir).with_context(|| format!("state store {}", dir.display()))?;
     let seen = observed_domains(facts);
     let first = store.record_domains(seen.iter().map(|(d, t)| (d.as_str(), *t)))?;
     let new_pdns = match pdns {
@@ -181,4 +183,154 @@ pub fn update_state(
         first_contacts: first.into_iter().collect(),
         new_pdns,
     }))
+}
+
+/// The first `nameserver` of /etc/resolv.conf, port 53.
+pub fn system_nameserver() -> Option<SocketAddr> {
+    let text = std::fs::read_to_string("/etc/resolv.conf").ok()?;
+    text.lines().find_map(|l| {
+        let mut parts = l.split_whitespace();
+        (parts.next() == Some("nameserver"))
+            .then(|| parts.next())
+            .flatten()
+            .and_then(|a| parse_addr(a))
+            .map(|ip| SocketAddr::new(ip, 53))
+    })
+}
+
+/// Opt-in live lookups for one run (`--online`): every answer is cached in the state store when
+/// one is given, and the whole run shares one time budget.
+pub fn online<'s>(cfg: &AnalyzeConfig, store: Option<&'s Store>) -> Result<Option<Online<'s>>> {
+    if !cfg.online {
+        return Ok(None);
+    }
+    let ns = cfg
+        .nameserver
+        .or_else(system_nameserver)
+        .context("--online needs a DNS server: give --nameserver ADDR")?;
+    let mut oc = OnlineConfig::new(ns);
+    oc.rdap_base = cfg.rdap_base.clone();
+    oc.budget = cfg.online_budget;
+    Ok(Some(Online::new(oc, store)?))
+}
+
+/// Nameservers (for ACT-01) and registration dates (for ACT-02) of every registrable domain
+/// observed, looked up live. Only with `--online` and `active`.
+pub fn online_active(
+    online: &mut Online<'_>,
+    facts: &mut Facts,
+    settings: &crate::settings::Settings,
+    warn: &mut dyn FnMut(&str),
+) -> HashMap<String, i64> {
+    let mut created = HashMap::new();
+    if !settings.active {
+        return created;
+    }
+    let mut failures = 0u64;
+    for reg in observed_domains(facts).into_keys() {
+        if settings.iocs {
+            match online.ns(&reg) {
+                Ok(servers) => {
+                    for s in servers {
+                        if let Some(n) = crate::names::normalize_name(&s) {
+                            facts
+                                .nameservers
+                                .entry(reg.clone())
+                                .or_default()
+                                .entry(n)
+                                .or_default()
+                                .insert("online:ns".to_string());
+                        }
+                    }
+                }
+                Err(LookupError::Budget) => break,
+                Err(_) => failures += 1,
+            }
+        }
+        match online.rdap_created(&reg) {
+            Ok(Some(t)) => {
+                created.insert(reg, t);
+            }
+            Ok(None) => {}
+            Err(LookupError::Budget) => break,
+            Err(_) => failures += 1,
+        }
+    }
+    if failures > 0 {
+        warn(&format!("{failures} online lookups failed or timed out"));
+    }
+    created
+}
+
+/// Adds what live lookups and GeoIP say about the addresses in alerts: PTR names for addresses
+/// never resolved (PROTO-05), DNS-blocklist listings, country and AS.
+pub fn annotate_alerts(
+    alerts: &mut [crate::alert::Alert],
+    mut online: Option<&mut Online<'_>>,
+    geoip: Option<&GeoIp>,
+) {
+    let mut ptr: HashMap<IpAddr, Vec<String>> = HashMap::new();
+    let mut dnsbl: HashMap<IpAddr, Vec<String>> = HashMap::new();
+    for a in alerts.iter_mut() {
+        let ips: Vec<IpAddr> = a.evidence.server_ips.iter().copied().collect();
+        for ip in ips {
+            if let Some(o) = online.as_deref_mut() {
+                if a.id == "PROTO-05" && !ptr.contains_key(&ip) {
+                    ptr.insert(ip, o.ptr(ip).unwrap_or_default());
+                }
+                if !dnsbl.contains_key(&ip) {
+                    let hits = o
+                        .dnsbl(ip)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|h| format!("dnsbl {}: {} ({}) for {ip}", h.zone, h.answer, h.meaning))
+                        .collect();
+                    dnsbl.insert(ip, hits);
+                }
+                if a.id == "PROTO-05" {
+                    for n in ptr.get(&ip).into_iter().flatten() {
+                        a.evidence.details.insert(format!("ptr {ip}: {n}"));
+                    }
+                }
+                a.evidence
+                    .details
+                    .extend(dnsbl.get(&ip).into_iter().flatten().cloned());
+            }
+            if let Some(g) = geoip.and_then(|g| g.lookup(ip)) {
+                let mut parts = Vec::new();
+                if let Some(c) = g.country {
+                    parts.push(format!("country {c}"));
+                }
+                if let Some(asn) = g.asn {
+                    parts.push(format!("AS{asn}"));
+                }
+                if let Some(org) = g.as_org {
+                    parts.push(org);
+                }
+                if !parts.is_empty() {
+                    a.evidence
+                        .details
+                        .insert(format!("geoip {ip}: {}", parts.join(", ")));
+                }
+            }
+        }
+    }
+}
+
+/// Registration dates from the side file first, then from RDAP (by registrable domain).
+pub struct CombinedDates {
+    pub file: Option<FileDates>,
+    pub online: HashMap<String, i64>,
+}
+
+impl RegistrationDates for CombinedDates {
+    fn created(&self, name: &str) -> Option<(f64, String)> {
+        if let Some(hit) = self.file.as_ref().and_then(|f| f.created(name)) {
+            return Some(hit);
+        }
+        let reg = registrable(name)?;
+        self.online
+            .get(&reg)
+            .map(|t| (*t as f64, format!("rdap:{reg}")))
+    }
 }

@@ -1,6 +1,7 @@
 //! The one integration-test binary: each module covers one area, on fixtures under tests/data
 //! (copied from ../shared with their licence notes).
 
+mod analyze_cli;
 mod enrich;
 mod intel;
 mod pcap;
