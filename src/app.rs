@@ -33,7 +33,7 @@ pub const EXIT_ERROR: u8 = 2;
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Analyze(args) => {
-            let cfg = AnalyzeConfig::from_args(args)?;
+            let cfg = AnalyzeConfig::from_args(*args)?;
             run_analyze(&cfg)
         }
         other => crate::commands::run(other),

@@ -17,7 +17,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Triage Zeek log directories, log files or captures and report what looks wrong.
-    Analyze(AnalyzeArgs),
+    Analyze(Box<AnalyzeArgs>),
     /// Inspect or export the loaded indicators.
     #[command(subcommand)]
     Intel(IntelCommand),

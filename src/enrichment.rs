@@ -193,7 +193,7 @@ pub fn system_nameserver() -> Option<SocketAddr> {
         (parts.next() == Some("nameserver"))
             .then(|| parts.next())
             .flatten()
-            .and_then(|a| parse_addr(a))
+            .and_then(parse_addr)
             .map(|ip| SocketAddr::new(ip, 53))
     })
 }
@@ -278,15 +278,13 @@ pub fn annotate_alerts(
                 if a.id == "PROTO-05" && !ptr.contains_key(&ip) {
                     ptr.insert(ip, o.ptr(ip).unwrap_or_default());
                 }
-                if !dnsbl.contains_key(&ip) {
-                    let hits = o
-                        .dnsbl(ip)
+                dnsbl.entry(ip).or_insert_with(|| {
+                    o.dnsbl(ip)
                         .unwrap_or_default()
                         .into_iter()
                         .map(|h| format!("dnsbl {}: {} ({}) for {ip}", h.zone, h.answer, h.meaning))
-                        .collect();
-                    dnsbl.insert(ip, hits);
-                }
+                        .collect()
+                });
                 if a.id == "PROTO-05" {
                     for n in ptr.get(&ip).into_iter().flatten() {
                         a.evidence.details.insert(format!("ptr {ip}: {n}"));

@@ -20,7 +20,7 @@ fn analyze(args: &[&str]) -> Report {
     let Command::Analyze(a) = cli.command else {
         panic!("not analyze")
     };
-    let cfg = AnalyzeConfig::from_args(a).unwrap();
+    let cfg = AnalyzeConfig::from_args(*a).unwrap();
     app::analyze(&cfg, &mut |_| {}).unwrap()
 }
 

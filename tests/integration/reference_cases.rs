@@ -56,7 +56,7 @@ pub fn run_case(case: &str, extra: &[&str]) -> Report {
     let Command::Analyze(args) = cli.command else {
         panic!("not analyze")
     };
-    let cfg = AnalyzeConfig::from_args(args).unwrap();
+    let cfg = AnalyzeConfig::from_args(*args).unwrap();
     app::analyze(&cfg, &mut |_| {}).unwrap()
 }
 
