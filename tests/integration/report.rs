@@ -12,6 +12,7 @@ use captriage::report::{
     self, DestinationStatus, DestinationSummary, Format, InputSummary, Report,
     WhitelistedDestination, baseline,
 };
+use clap::Parser;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -282,6 +283,48 @@ fn console_lines(stderr: &str) -> Vec<&str> {
 
 // Issue 6: the HTML report renders in headless Chromium, runs nothing, logs no console error,
 // and shows hostile names as text.
+/// A report from the real pipeline: a corpus capture (Teredo traffic, decoded natively), the
+/// all_rules reference logs, and a dns.log whose queries carry hostile names under an indicator
+/// domain, so that they become alert hosts.
+fn pipeline_report(dir: &Path) -> Report {
+    let hostile = dir.join("hostile");
+    std::fs::create_dir_all(&hostile).unwrap();
+    let names = [
+        "<script>alert(1)</script>.evil-c2.com",
+        "\"><img src=x onerror=\"document.title='pwned'\">.evil-c2.com",
+        "a&b.evil-c2.com",
+        "x' onmouseover='alert(2).evil-c2.com",
+    ];
+    let mut log = String::from(
+        "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tdns\n\
+         #fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tquery\tqtype_name\tanswers\n\
+         #types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tstring\tvector[string]\n",
+    );
+    for (i, n) in names.iter().enumerate() {
+        log.push_str(&format!(
+            "170410320{i}.000000\tCh{i}\t192.168.100.10\t4000{i}\t192.168.100.1\t53\tudp\t{n}\tA\t-\n"
+        ));
+    }
+    std::fs::write(hostile.join("dns.log"), log).unwrap();
+    let argv = [
+        "captriage",
+        "analyze",
+        "tests/data/zeek-traces/teredo-ipv6-in-udp/trace.pcap",
+        "tests/data/reference-cases/all_rules",
+        hostile.to_str().unwrap(),
+        "--engine",
+        "native",
+        "--iocs",
+        "tests/data/reference-cases/all_rules/iocs.json",
+    ];
+    let cli = captriage::cli::Cli::try_parse_from(argv).unwrap();
+    let captriage::cli::Command::Analyze(args) = cli.command else {
+        panic!("not analyze")
+    };
+    let cfg = captriage::config::AnalyzeConfig::from_args(*args).unwrap();
+    captriage::app::analyze(&cfg, &mut |_| {}).unwrap()
+}
+
 #[test]
 fn html_report_renders_in_headless_chromium_and_runs_nothing() {
     if !Path::new(CHROMIUM).exists() {
@@ -314,7 +357,8 @@ fn html_report_renders_in_headless_chromium_and_runs_nothing() {
         "console errors are not visible in stderr: {stderr}"
     );
 
-    let report = many_alerts();
+    let report = pipeline_report(&dir);
+    assert!(report.alerts.len() >= 30, "{}", report.alerts.len());
     let page = dir.join("report.html");
     std::fs::write(&page, render(&report, Format::Html)).unwrap();
     let (dom, stderr) = chromium(&page, &dir.join("profile-dom"), &["--dump-dom".into()]);
@@ -336,7 +380,7 @@ fn html_report_renders_in_headless_chromium_and_runs_nothing() {
     );
     assert!(dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(dom.contains("\"&gt;&lt;img src=x onerror=\"document.title='pwned'\"&gt;"));
-    assert!(dom.contains("a&amp;b.example.com"));
+    assert!(dom.contains("a&amp;b.evil-c2.com"));
     assert!(dom.contains("x' onmouseover='alert(2)"));
     assert_eq!(
         dom.matches("<article class=\"alert").count(),
