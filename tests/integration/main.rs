@@ -3,6 +3,7 @@
 
 mod analyze_cli;
 mod enrich;
+mod equivalence;
 mod intel;
 mod pcap;
 mod reference_cases;
