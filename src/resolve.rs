@@ -59,25 +59,35 @@ impl Resolver {
     }
 
     /// Associates `ip` with the normalised `name` at `ts` (unknown ts sorts before every time).
+    ///
+    /// The association extends the latest run of the same (name, rank) when no run of another
+    /// name started after that run's end and at or before `ts`: answers given in one
+    /// transaction (a query name and its CNAME targets share a ts) never split each other's
+    /// runs, so repeated lookups keep the state per address constant.
     pub fn add(&mut self, ip: IpAddr, name: &str, rank: Rank, ts: Option<f64>) {
         let ts = ts.unwrap_or(f64::NEG_INFINITY);
         let id = self.intern(name);
         let runs = self.runs.entry(ip).or_default();
-        if let Some(last) = runs.last_mut()
-            && last.name == id
-            && last.rank == rank
-            && ts >= last.first
-        {
-            if ts > last.last {
-                last.last = ts;
+        if let Some(pos) = runs.iter().rposition(|r| r.name == id && r.rank == rank) {
+            let (start, end) = match runs.get(pos) {
+                Some(r) => (r.first, r.last),
+                None => (ts, ts),
+            };
+            if start <= ts && ts <= end {
+                return;
             }
-            return;
-        }
-        if runs
-            .iter()
-            .any(|r| r.name == id && r.rank == rank && r.first <= ts && ts <= r.last)
-        {
-            return;
+            let intervening = runs
+                .iter()
+                .rev()
+                .take_while(|r| r.first > end)
+                .any(|r| r.name != id && r.first <= ts);
+            if ts > end
+                && !intervening
+                && let Some(r) = runs.get_mut(pos)
+            {
+                r.last = ts;
+                return;
+            }
         }
         let run = Run {
             first: ts,
@@ -217,6 +227,26 @@ mod tests {
         assert_eq!(r.host(ip("1.2.3.4"), 0.0), "1.2.3.4");
         assert_eq!(r.epoch(a, 25.0), r.epoch(a, 35.0));
         assert_ne!(r.epoch(a, 15.0), r.epoch(a, 25.0));
+    }
+
+    #[test]
+    fn repeated_answers_with_cnames_keep_one_run_per_name() {
+        // Issue 2 benchmark: a query name and its CNAME target answered together, again and
+        // again, must not grow the state.
+        let mut r = Resolver::new();
+        let a = ip("203.0.113.9");
+        for i in 0..1000 {
+            let t = Some(f64::from(i));
+            r.add(a, "www.example.org", 0, t);
+            r.add(a, "edge.cdn.net", 1, t);
+        }
+        assert_eq!(r.runs.get(&a).map(Vec::len), Some(2));
+        assert_eq!(r.display(a, 500.5), Some("www.example.org"));
+        // A change of name in between does split.
+        r.add(a, "other.example.org", 0, Some(2000.0));
+        r.add(a, "www.example.org", 0, Some(3000.0));
+        assert_eq!(r.display(a, 2500.0), Some("other.example.org"));
+        assert_eq!(r.display(a, 3500.0), Some("www.example.org"));
     }
 
     #[test]
