@@ -146,6 +146,8 @@ pub struct Facts {
 pub const MAX_TIMELINE: usize = 100_000;
 
 type ConnKey = (IpAddr, Option<u16>, u32, u32, u32);
+/// Hash maps on the per-row path (foldhash: fast; their order never shows, output is sorted).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 type DnsKey = (Option<String>, Vec<String>, String);
 type Tuple = (IpAddr, u16, IpAddr, u16);
 
@@ -200,17 +202,17 @@ struct CertData {
 pub struct FactsBuilder {
     facts: Facts,
     strings: Vec<String>,
-    string_ids: HashMap<String, u32>,
-    conns: HashMap<ConnKey, ConnFact>,
-    dns: HashMap<DnsKey, DnsFact>,
+    string_ids: FastMap<String, u32>,
+    conns: FastMap<ConnKey, ConnFact>,
+    dns: FastMap<DnsKey, DnsFact>,
     x509_by_id: HashMap<String, CertData>,
     x509_by_fp: HashMap<String, CertData>,
     files_by_fuid: HashMap<String, (Option<String>, Option<String>)>,
     tls: Vec<PendingTls>,
     http: Vec<PendingHttp>,
     cert_files: Vec<PendingCertFile>,
-    wanted_uids: HashMap<String, Option<f64>>,
-    wanted_tuples: HashMap<Tuple, Vec<f64>>,
+    wanted_uids: FastMap<String, Option<f64>>,
+    wanted_tuples: FastMap<Tuple, Vec<f64>>,
 }
 
 fn owned(c: &Option<std::borrow::Cow<'_, str>>) -> Option<String> {

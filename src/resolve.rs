@@ -26,8 +26,8 @@ struct Run {
 #[derive(Debug, Default)]
 pub struct Resolver {
     names: Vec<String>,
-    ids: HashMap<String, u32>,
-    runs: HashMap<IpAddr, Vec<Run>>,
+    ids: HashMap<String, u32, foldhash::fast::RandomState>,
+    runs: HashMap<IpAddr, Vec<Run>, foldhash::fast::RandomState>,
     /// Side-file names per address, with their source (`pdns:FILE`).
     side: HashMap<IpAddr, BTreeMap<String, BTreeSet<String>>>,
 }
