@@ -226,6 +226,14 @@ fn known_log_name(path: &Path) -> bool {
             || !matches!(zeek::kind_from_file_name(&name), LogKind::Other(_)))
 }
 
+/// A capture file name: `.pcap`, `.pcapng` or `.cap` (possibly compressed).
+fn capture_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [".pcap", ".pcapng", ".cap"]
+        .iter()
+        .any(|ext| name.ends_with(ext) || name.contains(&format!("{ext}.")))
+}
+
 /// A `.json` or `.ndjson` name (possibly compressed).
 fn json_document_name(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
@@ -338,11 +346,17 @@ pub fn detect(path: &Path) -> std::io::Result<Option<InputFile>> {
     let kind = match sniff(&head, &name) {
         Some(k) => k,
         // Named like one of the logs we read and text (no NUL byte): let the reader say what
-        // is wrong with it.
-        None if known_log_name(path) && memchr::memchr(0, &head).is_none() => InputKind::Zeek {
-            kind: zeek::kind_from_file_name(&name),
-            format: LogFormat::Tsv,
-        },
+        // is wrong with it. A file named like a capture that is not one (empty, cut in its
+        // magic number) is reported as unrecognised instead.
+        None if known_log_name(path)
+            && !capture_name(&name)
+            && memchr::memchr(0, &head).is_none() =>
+        {
+            InputKind::Zeek {
+                kind: zeek::kind_from_file_name(&name),
+                format: LogFormat::Tsv,
+            }
+        }
         None => return Ok(None),
     };
     Ok(Some(InputFile {
