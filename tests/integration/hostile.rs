@@ -667,9 +667,12 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
 fn every_prefix_and_byte_flips_of_reference_fixtures_never_panic() {
     // Bytes that matter to the formats read, and some that do not.
     const INTERESTING: &[u8] = b"\t\n\r#{}[]\",:\\-.0 x\x00\xff\xc3\x1f\x8b";
-    // Prefixes of one file add up to at most this many bytes (every prefix of small files).
-    const PREFIX_BUDGET: usize = 1 << 19;
-    const FLIPS: usize = 32;
+    // Every prefix of files up to this size; for larger ones the cuts at and just before line
+    // ends and evenly spaced cuts, at most `CUTS` of each (the readers cost ~1 ms a call in a
+    // debug build).
+    const SMALL: usize = 512;
+    const CUTS: usize = 64;
+    const FLIPS: usize = 24;
     let mut files = Vec::new();
     files_under(Path::new("tests/data/reference-cases"), &mut files);
     let mut seen = BTreeSet::new();
@@ -681,8 +684,19 @@ fn every_prefix_and_byte_flips_of_reference_fixtures_never_panic() {
         }
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let len = bytes.len();
-        let step = (len * len / 2 / PREFIX_BUDGET).max(1);
-        for end in (0..=len).step_by(step).chain([len]) {
+        let mut cuts: BTreeSet<usize> = BTreeSet::new();
+        if len <= SMALL {
+            cuts.extend(0..=len);
+        } else {
+            let ends: Vec<usize> = memchr::memchr_iter(b'\n', &bytes).collect();
+            let every = ends.len().div_ceil(CUTS).max(1);
+            for &e in ends.iter().step_by(every) {
+                cuts.extend([e, e + 1]);
+            }
+            cuts.extend((0..=len).step_by(len.div_ceil(CUTS)));
+            cuts.insert(len);
+        }
+        for end in cuts {
             every_reader(&name, &bytes[..end]);
         }
         let mut v = bytes.clone();
@@ -703,7 +717,7 @@ fn every_prefix_and_byte_flips_of_reference_fixtures_never_panic() {
         }
         // And gzip of the file, cut short and flipped.
         let gz = gzip(&bytes);
-        for end in (0..=gz.len()).step_by((gz.len() / 24).max(1)) {
+        for end in (0..=gz.len()).step_by((gz.len() / 12).max(1)) {
             every_reader(&name, &gz[..end]);
         }
     }
