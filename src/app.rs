@@ -121,6 +121,10 @@ impl Sink for Buffered {
 
 /// Reads every input and evaluates the rules; `warn` receives every diagnostic as text.
 pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report> {
+    // The cap is process-wide; only a non-default value changes it.
+    if cfg.max_decompressed != input::DEFAULT_MAX_DECOMPRESSED {
+        input::set_max_decompressed(cfg.max_decompressed);
+    }
     let (files, mut unreadable) = input::discover(&cfg.paths);
     let mut zeek_files: Vec<(InputFile, String)> = Vec::new();
     let mut captures: Vec<(Buffered, InputSummary)> = Vec::new();
@@ -480,6 +484,13 @@ fn timeline(facts: &Facts) -> Vec<(i64, u64)> {
 
 fn limitations(facts: &Facts) -> Vec<String> {
     let mut out = Vec::new();
+    if facts.dropped_connections > 0 {
+        out.push(format!(
+            "{} connections to destinations beyond the cap of {} distinct destinations were counted but not evaluated",
+            facts.dropped_connections,
+            crate::facts::MAX_DESTINATIONS
+        ));
+    }
     let blind = facts.tls.iter().filter(|t| t.no_certificate_data()).count();
     if blind > 0 {
         out.push(format!(

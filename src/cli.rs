@@ -158,6 +158,9 @@ pub struct AnalyzeArgs {
     /// Total time --online lookups may take, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub online_budget: u64,
+    /// Stop reading a gzip-compressed input past this many decompressed bytes (gzip bombs).
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 30)]
+    pub max_decompressed: u64,
     /// MaxMind database adding country and ASN to destinations.
     #[arg(long, value_name = "FILE.mmdb")]
     pub geoip: Vec<PathBuf>,

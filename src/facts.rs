@@ -21,6 +21,10 @@ use std::net::IpAddr;
 /// Most diagnostics kept for the report; the rest are only counted.
 pub const MAX_DIAGNOSTICS: usize = 10_000;
 
+/// Most connection aggregates (distinct destinations per name epoch) tracked; connections to
+/// further new destinations are counted in [`Facts::dropped_connections`] only.
+pub const MAX_DESTINATIONS: usize = 2_000_000;
+
 /// One aggregate of connections to a destination within one name epoch.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConnFact {
@@ -140,6 +144,8 @@ pub struct Facts {
     pub diagnostics_total: u64,
     /// Connections per minute (bucket start, epoch seconds), at most [`MAX_TIMELINE`] buckets.
     pub timeline: BTreeMap<i64, u64>,
+    /// Connections to new destinations past the cap on destinations tracked (not aggregated).
+    pub dropped_connections: u64,
 }
 
 /// Most one-minute buckets kept for the connections timeline.
@@ -213,6 +219,8 @@ pub struct FactsBuilder {
     cert_files: Vec<PendingCertFile>,
     wanted_uids: FastMap<String, Option<f64>>,
     wanted_tuples: FastMap<Tuple, Vec<f64>>,
+    /// Cap on `conns.len()`; 0 stands for [`MAX_DESTINATIONS`].
+    max_destinations: usize,
 }
 
 fn owned(c: &Option<std::borrow::Cow<'_, str>>) -> Option<String> {
@@ -312,6 +320,14 @@ impl FactsBuilder {
     /// An empty builder.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty builder tracking at most `n` connection aggregates (see [`MAX_DESTINATIONS`]).
+    pub fn with_max_destinations(n: usize) -> Self {
+        FactsBuilder {
+            max_destinations: n.max(1),
+            ..Self::default()
+        }
     }
 
     fn intern(&mut self, s: &str) -> u32 {
@@ -603,6 +619,11 @@ impl FactsBuilder {
             .orig_bytes
             .unwrap_or(0)
             .saturating_add(c.resp_bytes.unwrap_or(0));
+        let cap = match self.max_destinations {
+            0 => MAX_DESTINATIONS,
+            n => n,
+        };
+        let full = self.conns.len() >= cap;
         match self.conns.get_mut(&key) {
             Some(f) => {
                 f.count += 1;
@@ -614,6 +635,19 @@ impl FactsBuilder {
                 }
                 if c.ts.is_some_and(|ts| f.last_ts.is_none_or(|l| ts > l)) {
                     f.last_ts = c.ts;
+                }
+            }
+            None if full => {
+                self.facts.dropped_connections += 1;
+                if self.facts.dropped_connections == 1 {
+                    let n = self.conns.len();
+                    self.diagnostic(Diagnostic {
+                        location: location.clone(),
+                        message: format!(
+                            "more than {n} distinct destinations: further new destinations are \
+                             counted but not tracked"
+                        ),
+                    });
                 }
             }
             None => {
@@ -850,6 +884,40 @@ impl Sink for FactsBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn destinations_past_the_cap_are_counted_once_reported() {
+        let mut b = FactsBuilder::with_max_destinations(2);
+        let source: std::sync::Arc<str> = std::sync::Arc::from("conn.log");
+        for (i, host) in ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.1", "10.0.0.4"]
+            .iter()
+            .enumerate()
+        {
+            let conn = Conn {
+                ts: Some(i as f64),
+                id: Endpoints {
+                    resp_h: host.parse().ok(),
+                    resp_p: Some(443),
+                    ..Endpoints::default()
+                },
+                proto: Some("tcp".into()),
+                ..Conn::default()
+            };
+            b.record(Record::Conn(conn), &Location::line(&source, i as u64 + 1));
+        }
+        let facts = b.finish();
+        assert_eq!(facts.conns.len(), 2);
+        assert_eq!(facts.conns.iter().map(|c| c.count).sum::<u64>(), 3);
+        assert_eq!(facts.dropped_connections, 2);
+        let msgs: Vec<String> = facts.diagnostics.iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "conn.log:3: more than 2 distinct destinations: further new destinations are \
+                 counted but not tracked"
+            ]
+        );
+    }
 
     #[test]
     fn dn_attributes_with_escapes() {

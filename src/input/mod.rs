@@ -17,6 +17,7 @@ pub mod zeek_runner;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::model::LogKind;
 
@@ -28,6 +29,22 @@ pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const SNIFF: u64 = 64 * 1024;
 /// Bound on directory depth (guards against symlink loops).
 const MAX_DEPTH: usize = 32;
+/// Default cap on the decompressed size of one gzip file: 64 GiB.
+pub const DEFAULT_MAX_DECOMPRESSED: u64 = 64 << 30;
+
+/// Cap on the decompressed size of one gzip file (a defence against gzip bombs); process-wide,
+/// set once from the command line by [`set_max_decompressed`].
+pub static MAX_DECOMPRESSED: AtomicU64 = AtomicU64::new(DEFAULT_MAX_DECOMPRESSED);
+
+/// Sets the cap on the decompressed size of each gzip file read from now on.
+pub fn set_max_decompressed(bytes: u64) {
+    MAX_DECOMPRESSED.store(bytes, Ordering::Relaxed);
+}
+
+/// The cap on the decompressed size of one gzip file in force.
+pub fn max_decompressed() -> u64 {
+    MAX_DECOMPRESSED.load(Ordering::Relaxed)
+}
 
 /// The two encodings of Zeek logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -209,6 +226,14 @@ fn known_log_name(path: &Path) -> bool {
             || !matches!(zeek::kind_from_file_name(&name), LogKind::Other(_)))
 }
 
+/// A capture file name: `.pcap`, `.pcapng` or `.cap` (possibly compressed).
+fn capture_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [".pcap", ".pcapng", ".cap"]
+        .iter()
+        .any(|ext| name.ends_with(ext) || name.contains(&format!("{ext}.")))
+}
+
 /// A `.json` or `.ndjson` name (possibly compressed).
 fn json_document_name(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
@@ -230,11 +255,57 @@ pub fn open_reader<'a, R: Read + Send + 'a>(
     let mut file = BufReader::with_capacity(BUFFER, raw);
     let gzip = file.fill_buf()?.starts_with(&GZIP_MAGIC);
     if gzip {
-        let gz = flate2::bufread::MultiGzDecoder::new(file);
+        let gz = Capped::new(
+            flate2::bufread::MultiGzDecoder::new(file),
+            max_decompressed(),
+        );
         Ok((Box::new(BufReader::with_capacity(BUFFER, gz)), true))
     } else {
         Ok((Box::new(file), false))
     }
+}
+
+/// A reader that fails with [`std::io::ErrorKind::InvalidData`] once more than `cap` bytes have
+/// come out of it: wraps a decompressor so that a gzip bomb stops with a clear message.
+pub struct Capped<R> {
+    inner: R,
+    cap: u64,
+    total: u64,
+}
+
+impl<R> Capped<R> {
+    /// Wraps `inner`, allowing at most `cap` bytes out of it.
+    pub fn new(inner: R, cap: u64) -> Self {
+        Capped {
+            inner,
+            cap,
+            total: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.total > self.cap {
+            return Err(cap_error(self.cap));
+        }
+        // Ask for at most one byte past the cap, so that passing it is seen without reading on.
+        let room = self.cap.saturating_sub(self.total).saturating_add(1);
+        let want = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        let n = self.inner.read(buf.get_mut(..want).unwrap_or_default())?;
+        self.total = self.total.saturating_add(n as u64);
+        if self.total > self.cap {
+            return Err(cap_error(self.cap));
+        }
+        Ok(n)
+    }
+}
+
+fn cap_error(cap: u64) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("decompressed size exceeds the cap of {cap} bytes (--max-decompressed)"),
+    )
 }
 
 /// A reader that reports how many raw bytes it has read, for progress display.
@@ -275,11 +346,17 @@ pub fn detect(path: &Path) -> std::io::Result<Option<InputFile>> {
     let kind = match sniff(&head, &name) {
         Some(k) => k,
         // Named like one of the logs we read and text (no NUL byte): let the reader say what
-        // is wrong with it.
-        None if known_log_name(path) && memchr::memchr(0, &head).is_none() => InputKind::Zeek {
-            kind: zeek::kind_from_file_name(&name),
-            format: LogFormat::Tsv,
-        },
+        // is wrong with it. A file named like a capture that is not one (empty, cut in its
+        // magic number) is reported as unrecognised instead.
+        None if known_log_name(path)
+            && !capture_name(&name)
+            && memchr::memchr(0, &head).is_none() =>
+        {
+            InputKind::Zeek {
+                kind: zeek::kind_from_file_name(&name),
+                format: LogFormat::Tsv,
+            }
+        }
         None => return Ok(None),
     };
     Ok(Some(InputFile {
@@ -357,6 +434,31 @@ fn json_object_keys(line: &[u8]) -> Option<(Option<String>, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn capped_reader_stops_past_the_cap() {
+        let data = vec![7u8; 1000];
+        let mut out = Vec::new();
+        let e = Capped::new(data.as_slice(), 999)
+            .read_to_end(&mut out)
+            .err()
+            .map(|e| (e.kind(), e.to_string()));
+        assert_eq!(
+            e,
+            Some((
+                std::io::ErrorKind::InvalidData,
+                "decompressed size exceeds the cap of 999 bytes (--max-decompressed)".into()
+            ))
+        );
+        assert!(out.len() <= 999, "{}", out.len());
+        let mut out = Vec::new();
+        assert_eq!(
+            Capped::new(data.as_slice(), 1000)
+                .read_to_end(&mut out)
+                .ok(),
+            Some(1000)
+        );
+    }
 
     fn zeek(kind: LogKind, format: LogFormat) -> Option<InputKind> {
         Some(InputKind::Zeek { kind, format })

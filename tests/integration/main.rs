@@ -4,6 +4,7 @@
 mod analyze_cli;
 mod enrich;
 mod equivalence;
+mod hostile;
 mod intel;
 mod pcap;
 mod reference_cases;

@@ -88,7 +88,10 @@ pub fn read_reader(
     if gzip {
         let inner = std::io::BufReader::with_capacity(
             crate::input::BUFFER,
-            flate2::bufread::MultiGzDecoder::new(reader),
+            crate::input::Capped::new(
+                flate2::bufread::MultiGzDecoder::new(reader),
+                crate::input::max_decompressed(),
+            ),
         );
         let mut stats = read_lines(source, inner, name_hint, sink);
         stats.compressed = true;
