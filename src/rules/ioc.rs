@@ -434,6 +434,36 @@ fn http_evidence(ctx: &Context<'_>, h: &HttpFact) -> Evidence {
     ev
 }
 
+/// The Host rules IOC-08..10: one indicator lookup on every HTTP Host name that is not
+/// whitelisted; `level` picks the level from the matching indicators.
+fn host_rule<'a>(
+    ctx: &Context<'a>,
+    out: &mut Collector,
+    (id, title): (&'static str, &'static str),
+    lookup: impl Fn(&str) -> Vec<&'a crate::intel::Indicator>,
+    level: impl Fn(&[&crate::intel::Indicator]) -> Level,
+    describe: impl Fn(&str) -> String,
+) {
+    for (h, name) in http_names(ctx) {
+        let hits = lookup(name);
+        if hits.is_empty() {
+            continue;
+        }
+        let mut ev = http_evidence(ctx, h);
+        for i in &hits {
+            ev.indicators.insert(matched(i, name));
+        }
+        out.add(contribution(
+            id,
+            level(&hits),
+            title,
+            name.to_string(),
+            describe(name),
+            ev,
+        ));
+    }
+}
+
 impl Rule for Ioc08 {
     fn id(&self) -> &'static str {
         "IOC-08"
@@ -442,24 +472,14 @@ impl Rule for Ioc08 {
         s.iocs
     }
     fn check(&self, ctx: &Context<'_>, out: &mut Collector) {
-        for (h, name) in http_names(ctx) {
-            let hits = ctx.intel.domains(name);
-            if hits.is_empty() {
-                continue;
-            }
-            let mut ev = http_evidence(ctx, h);
-            for i in &hits {
-                ev.indicators.insert(matched(i, name));
-            }
-            out.add(contribution(
-                "IOC-08",
-                domain_level(&hits),
-                "Indicator domain in HTTP Host",
-                name.to_string(),
-                format!("An HTTP request was sent to {name}, which matches a domain indicator."),
-                ev,
-            ));
-        }
+        host_rule(
+            ctx,
+            out,
+            ("IOC-08", "Indicator domain in HTTP Host"),
+            |n| ctx.intel.domains(n),
+            domain_level,
+            |n| format!("An HTTP request was sent to {n}, which matches a domain indicator."),
+        );
     }
 }
 
@@ -471,26 +491,14 @@ impl Rule for Ioc09 {
         s.iocs
     }
     fn check(&self, ctx: &Context<'_>, out: &mut Collector) {
-        for (h, name) in http_names(ctx) {
-            let hits = ctx.intel.freedns(name);
-            if hits.is_empty() {
-                continue;
-            }
-            let mut ev = http_evidence(ctx, h);
-            for i in &hits {
-                ev.indicators.insert(matched(i, name));
-            }
-            out.add(contribution(
-                "IOC-09",
-                Level::Moderate,
-                "Dynamic-DNS name in HTTP Host",
-                name.to_string(),
-                format!(
-                    "An HTTP request was sent to {name}, a name at a free dynamic-DNS provider."
-                ),
-                ev,
-            ));
-        }
+        host_rule(
+            ctx,
+            out,
+            ("IOC-09", "Dynamic-DNS name in HTTP Host"),
+            |n| ctx.intel.freedns(n),
+            |_| Level::Moderate,
+            |n| format!("An HTTP request was sent to {n}, a name at a free dynamic-DNS provider."),
+        );
     }
 }
 
@@ -502,25 +510,15 @@ impl Rule for Ioc10 {
         s.iocs
     }
     fn check(&self, ctx: &Context<'_>, out: &mut Collector) {
-        for (h, name) in http_names(ctx) {
-            let hits = ctx.intel.tlds(name);
-            if hits.is_empty() {
-                continue;
-            }
-            let mut ev = http_evidence(ctx, h);
-            for i in &hits {
-                ev.indicators.insert(matched(i, name));
-            }
-            out.add(contribution(
-                "IOC-10",
-                Level::Low,
-                "Suspicious TLD in HTTP Host",
-                name.to_string(),
-                format!(
-                    "An HTTP request was sent to {name}, under a heavily abused top-level domain."
-                ),
-                ev,
-            ));
-        }
+        host_rule(
+            ctx,
+            out,
+            ("IOC-10", "Suspicious TLD in HTTP Host"),
+            |n| ctx.intel.tlds(n),
+            |_| Level::Low,
+            |n| {
+                format!("An HTTP request was sent to {n}, under a heavily abused top-level domain.")
+            },
+        );
     }
 }
