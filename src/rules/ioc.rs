@@ -334,22 +334,7 @@ impl Rule for Ioc07 {
                 }
             }
             let Some(ev) = ev else { continue };
-            let mut names: Vec<String> = t
-                .server
-                .map(|ip| {
-                    ctx.facts
-                        .resolver
-                        .names(ip)
-                        .keys()
-                        .map(|s| s.to_string())
-                        .collect()
-                })
-                .unwrap_or_default();
-            names.extend(t.sni.clone());
-            if ctx
-                .whitelisted(t.server, names.iter().map(String::as_str))
-                .is_some()
-            {
+            if ctx.record_whitelisted(t.server, t.sni.as_deref()) {
                 continue;
             }
             let host = match t.server {
@@ -404,22 +389,7 @@ fn http_names<'c>(ctx: &'c Context<'_>) -> impl Iterator<Item = (&'c HttpFact, &
         let Some(HostValue::Name(name)) = &h.host else {
             return None;
         };
-        let mut names: Vec<String> = h
-            .server
-            .map(|ip| {
-                ctx.facts
-                    .resolver
-                    .names(ip)
-                    .keys()
-                    .map(|s| s.to_string())
-                    .collect()
-            })
-            .unwrap_or_default();
-        names.push(name.clone());
-        if ctx
-            .whitelisted(h.server, names.iter().map(String::as_str))
-            .is_some()
-        {
+        if ctx.record_whitelisted(h.server, Some(name)) {
             return None;
         }
         Some((h, name.as_str()))

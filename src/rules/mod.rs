@@ -103,6 +103,16 @@ impl<'a> Context<'a> {
         self.whitelisted(Some(ip), names.keys().copied())
     }
 
+    /// Whether a TLS session or HTTP request is whitelisted (§5): its subject is the server
+    /// address with all its names plus the name the record itself carries (SNI or Host).
+    pub fn record_whitelisted(&self, server: Option<IpAddr>, own_name: Option<&str>) -> bool {
+        let names = server
+            .map(|ip| self.facts.resolver.names(ip))
+            .unwrap_or_default();
+        self.whitelisted(server, names.keys().copied().chain(own_name))
+            .is_some()
+    }
+
     /// The host of a record with server `ip` at `t` (§3).
     pub fn host(&self, ip: IpAddr, t: f64) -> String {
         self.facts.resolver.host(ip, t)

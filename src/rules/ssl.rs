@@ -25,20 +25,7 @@ fn tls_host(ctx: &Context<'_>, t: &TlsFact) -> String {
 }
 
 fn tls_whitelisted(ctx: &Context<'_>, t: &TlsFact) -> bool {
-    let mut names: Vec<String> = t
-        .server
-        .map(|ip| {
-            ctx.facts
-                .resolver
-                .names(ip)
-                .keys()
-                .map(|s| s.to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.extend(t.sni.clone());
-    ctx.whitelisted(t.server, names.iter().map(String::as_str))
-        .is_some()
+    ctx.record_whitelisted(t.server, t.sni.as_deref())
 }
 
 fn tls_evidence(ctx: &Context<'_>, t: &TlsFact) -> Evidence {
