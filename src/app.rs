@@ -8,10 +8,10 @@ use crate::enrich::geoip::GeoIp;
 use crate::enrich::pdns::PdnsCollector;
 use crate::enrich::state::Store;
 use crate::enrichment::{self, Tee};
-use crate::facts::{Facts, FactsBuilder};
+use crate::facts::{ConnPartial, Facts, FactsBuilder};
 use crate::input::zeek_runner::{self, ZeekOutput, ZeekRunner};
 use crate::input::{self, InputFile, InputKind};
-use crate::model::{Diagnostic, Location, Record, Sink};
+use crate::model::{Diagnostic, Location, LogKind, Record, Sink};
 use crate::progress::Progress;
 use crate::report::{
     self, DestinationStatus, DestinationSummary, Format, InputSummary, IntelSummary, Report,
@@ -164,18 +164,55 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
     let progress = Progress::new(total, cfg.quiet);
     let mut builder = FactsBuilder::new();
     let mut pdns_collector = cfg.state.as_ref().map(|_| PdnsCollector::new());
-    let mut sink = Tee {
-        builder: &mut builder,
-        pdns: pdns_collector.as_mut(),
-    };
     let mut inputs: Vec<InputSummary> = Vec::new();
     let mut file_iter = zeek_files.into_iter().peekable();
+    let mut rank_base = 0;
     for phase in 0..=6u8 {
-        while let Some((f, shown)) = file_iter.next_if(|(f, _)| match &f.kind {
+        let mut batch: Vec<(InputFile, String)> = Vec::new();
+        while let Some(f) = file_iter.next_if(|(f, _)| match &f.kind {
             InputKind::Zeek { kind, .. } => kind.phase() <= phase,
             InputKind::Capture(_) => false,
         }) {
-            match input::zeek::read_file_counted(&f.path, &mut sink, &|n| progress.inc(n)) {
+            batch.push(f);
+        }
+        // Connections are aggregated order-independently, so conn and later logs (the bulk of
+        // the rows) are read on several threads; earlier phases build the name and join state
+        // those need, in order.
+        let results = if phase >= LogKind::Conn.phase() && cfg.parallel.threads > 1 {
+            let paths: Vec<&std::path::Path> =
+                batch.iter().map(|(f, _)| f.path.as_path()).collect();
+            let (results, sinks) = input::zeek::read_files_parallel(
+                &paths,
+                rank_base,
+                cfg.parallel,
+                || builder.partial(),
+                &|n| progress.inc(n),
+            );
+            rank_base += paths.len();
+            let parts: Vec<_> = sinks.into_iter().map(ConnPartial::finish).collect();
+            let others = builder.merge(parts);
+            let mut sink = Tee {
+                builder: &mut builder,
+                pdns: pdns_collector.as_mut(),
+            };
+            for (rec, loc) in others {
+                sink.record(rec, &loc);
+            }
+            results
+        } else {
+            let mut sink = Tee {
+                builder: &mut builder,
+                pdns: pdns_collector.as_mut(),
+            };
+            batch
+                .iter()
+                .map(|(f, _)| {
+                    input::zeek::read_file_counted(&f.path, &mut sink, &|n| progress.inc(n))
+                })
+                .collect()
+        };
+        for ((f, shown), result) in batch.into_iter().zip(results) {
+            match result {
                 Ok(stats) => inputs.push(InputSummary {
                     path: shown,
                     log_type: stats.kind.name().to_string(),
@@ -190,6 +227,10 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
                 Err(e) => unreadable.push(format!("{}: {e}", f.path.display())),
             }
         }
+        let mut sink = Tee {
+            builder: &mut builder,
+            pdns: pdns_collector.as_mut(),
+        };
         for (buffered, _) in &mut captures {
             for (rec, loc) in buffered.records.iter() {
                 if rec.phase() == phase {
@@ -199,6 +240,10 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
         }
     }
     progress.finish();
+    let mut sink = Tee {
+        builder: &mut builder,
+        pdns: pdns_collector.as_mut(),
+    };
     for (buffered, summary) in captures {
         for d in buffered.diagnostics {
             sink.diagnostic(d);

@@ -161,6 +161,12 @@ pub struct AnalyzeArgs {
     /// Stop reading a gzip-compressed input past this many decompressed bytes (gzip bombs).
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 30)]
     pub max_decompressed: u64,
+    /// Threads for reading and parsing conn logs and other large logs (0: one per core).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// Bytes of log rows per batch handed to a parsing thread (for tuning and tests).
+    #[arg(long, value_name = "BYTES", default_value_t = crate::input::zeek::DEFAULT_BATCH_BYTES, hide = true)]
+    pub batch_bytes: usize,
     /// MaxMind database adding country and ASN to destinations.
     #[arg(long, value_name = "FILE.mmdb")]
     pub geoip: Vec<PathBuf>,

@@ -46,6 +46,8 @@ pub struct AnalyzeConfig {
     pub state: Option<PathBuf>,
     pub online: bool,
     pub max_decompressed: u64,
+    /// How conn-phase logs are read in parallel (threads resolved: never 0).
+    pub parallel: crate::input::zeek::ParallelOptions,
     pub nameserver: Option<std::net::SocketAddr>,
     pub rdap_base: String,
     pub online_budget: std::time::Duration,
@@ -168,6 +170,13 @@ impl AnalyzeConfig {
             state: args.state,
             online: args.online,
             max_decompressed: args.max_decompressed,
+            parallel: crate::input::zeek::ParallelOptions {
+                threads: match args.threads {
+                    0 => crate::input::zeek::ParallelOptions::default().threads,
+                    n => n,
+                },
+                batch_bytes: args.batch_bytes.max(1),
+            },
             nameserver: args.nameserver,
             rdap_base: args.rdap_base,
             online_budget: std::time::Duration::from_secs(args.online_budget),

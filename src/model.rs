@@ -294,6 +294,14 @@ pub trait Sink {
     fn diagnostic(&mut self, diagnostic: Diagnostic);
 }
 
+/// A [`Sink`] one thread of a parallel read fills: it is told which file the records that follow
+/// come from (by rank: the file's index in the reading order), so that what several threads
+/// gathered can be put back in reading order.
+pub trait RankedSink: Sink + Send {
+    /// Records and diagnostics that follow come from the file of rank `rank`.
+    fn begin_file(&mut self, rank: usize);
+}
+
 fn own(s: Cow<'_, str>) -> Cow<'static, str> {
     Cow::Owned(s.into_owned())
 }

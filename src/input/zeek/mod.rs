@@ -24,9 +24,12 @@
 
 mod fields;
 mod json;
+mod parallel;
 pub(crate) mod tsv;
 
-use std::io::{BufRead, Read};
+pub use parallel::{DEFAULT_BATCH_BYTES, ParallelOptions, read_files_parallel};
+
+use std::io::BufRead;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -117,9 +120,16 @@ struct Reader<'s> {
     block_kind: LogKind,
     cols: Vec<(usize, usize)>,
     headerless_reported: bool,
+    /// Line at which the format was fixed.
+    format_line: u64,
+    /// In a parallel read: where data rows go instead of being mapped here.
+    dispatch: Option<parallel::Dispatch>,
+    /// In a parallel read, a read error is kept here (line, error) to be reported once every
+    /// row is counted.
+    read_error: Option<(u64, String)>,
 }
 
-impl Reader<'_> {
+impl<'s> Reader<'s> {
     fn diag(&mut self, line: u64, message: String) {
         self.stats.errors += 1;
         self.sink.diagnostic(Diagnostic {
@@ -128,14 +138,73 @@ impl Reader<'_> {
         });
     }
 
-    fn set_format(&mut self, format: LogFormat) {
+    fn set_format(&mut self, no: u64, format: LogFormat) {
         if !self.format_known {
             self.format_known = true;
+            self.format_line = no;
             self.stats.format = format;
         }
     }
 
+    /// A new Reader for the data rows of one batch of a parallel read.
+    fn for_rows(
+        source: Arc<str>,
+        sink: &'s mut dyn Sink,
+        state: &parallel::BlockState,
+        header: tsv::Header,
+        cols: Vec<(usize, usize)>,
+    ) -> Reader<'s> {
+        Reader {
+            source,
+            sink,
+            stats: FileStats {
+                kind: state.hint_kind.clone(),
+                format: LogFormat::Tsv,
+                compressed: false,
+                rows: 0,
+                errors: 0,
+            },
+            hint_kind: state.hint_kind.clone(),
+            kind_known: true,
+            format_known: false,
+            json_kind: state.json_kind.clone(),
+            header,
+            block_kind: state.block_kind.clone(),
+            cols,
+            headerless_reported: false,
+            format_line: 0,
+            dispatch: None,
+            read_error: None,
+        }
+    }
+
+    fn read_error(&mut self, no: u64, e: &std::io::Error) {
+        if self.dispatch.is_some() {
+            self.read_error = Some((no, e.to_string()));
+            return;
+        }
+        let rows = self.stats.rows;
+        self.diag(
+            no,
+            format!("read error after {rows} rows: {e}; rest of file skipped"),
+        );
+    }
+
+    /// One line as read (without its newline): whitespace-only lines are skipped.
+    fn text_line(&mut self, no: u64, mut line: &[u8]) {
+        if let Some(l) = line.strip_suffix(b"\r") {
+            line = l;
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        self.line(no, line);
+    }
+
     fn line(&mut self, no: u64, line: &[u8]) {
+        if self.dispatch.is_some() && self.dispatched(no, line) {
+            return;
+        }
         if self.header.is_meta(line) {
             self.headerless_reported = false;
             match self.header.meta_line(line) {
@@ -193,7 +262,7 @@ impl Reader<'_> {
             self.diag(no, msg);
             return;
         }
-        self.set_format(LogFormat::Tsv);
+        self.set_format(no, LogFormat::Tsv);
         self.stats.rows += 1;
         let Some(schema) = self.header.schema.as_ref() else {
             return;
@@ -248,7 +317,7 @@ impl Reader<'_> {
 
     fn json_record(&mut self, no: u64, mut row: json::JsonRow<'_>, problem: Option<String>) {
         use fields::Row;
-        self.set_format(LogFormat::Json);
+        self.set_format(no, LogFormat::Json);
         self.stats.rows += 1;
         if self.json_kind.is_none() {
             let kind = match row.text(fields::F::Path) {
@@ -326,14 +395,9 @@ pub fn kind_from_file_name(name: &str) -> LogKind {
     LogKind::from_path_name(stem)
 }
 
-fn read_lines(
-    source: Arc<str>,
-    mut reader: impl BufRead,
-    name_hint: &str,
-    sink: &mut dyn Sink,
-) -> FileStats {
+fn new_reader<'s>(source: Arc<str>, name_hint: &str, sink: &'s mut dyn Sink) -> Reader<'s> {
     let hint_kind = kind_from_file_name(name_hint);
-    let mut r = Reader {
+    Reader {
         source,
         sink,
         stats: FileStats {
@@ -351,52 +415,89 @@ fn read_lines(
         header: tsv::Header::default(),
         cols: Vec::new(),
         headerless_reported: false,
-    };
-    let mut buf = Vec::with_capacity(4096);
-    let mut no: u64 = 0;
-    loop {
-        buf.clear();
-        let read = (&mut reader)
-            .take(MAX_LINE as u64 + 1)
-            .read_until(b'\n', &mut buf);
-        no += 1;
-        match read {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) => {
-                let rows = r.stats.rows;
-                r.diag(
-                    no,
-                    format!("read error after {rows} rows: {e}; rest of file skipped"),
-                );
-                break;
-            }
-        }
-        if buf.len() > MAX_LINE && buf.last() != Some(&b'\n') {
-            r.diag(no, format!("line longer than {MAX_LINE} bytes; skipped"));
-            if let Err(e) = reader.skip_until(b'\n') {
-                let rows = r.stats.rows;
-                r.diag(
-                    no,
-                    format!("read error after {rows} rows: {e}; rest of file skipped"),
-                );
-                break;
-            }
-            continue;
-        }
-        let mut line = buf.as_slice();
-        if let Some(l) = line.strip_suffix(b"\n") {
-            line = l;
-        }
-        if let Some(l) = line.strip_suffix(b"\r") {
-            line = l;
-        }
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        r.line(no, line);
+        format_line: 0,
+        dispatch: None,
+        read_error: None,
     }
+}
+
+fn read_lines(
+    source: Arc<str>,
+    mut reader: impl BufRead,
+    name_hint: &str,
+    sink: &mut dyn Sink,
+) -> FileStats {
+    let mut r = new_reader(source, name_hint, sink);
+    scan_lines(&mut reader, &mut r);
     r.stats
+}
+
+/// Feeds every line of `reader` to `r`, straight from the reader's buffer when a line lies
+/// within it. Lines longer than [`MAX_LINE`] are reported and skipped; a read error ends the file.
+fn scan_lines(reader: &mut impl BufRead, r: &mut Reader<'_>) {
+    let mut carry: Vec<u8> = Vec::new();
+    let mut no: u64 = 0;
+    // Inside a line over MAX_LINE (already reported), until its newline.
+    let mut skipping = false;
+    loop {
+        let avail = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                r.read_error(no + 1, &e);
+                break;
+            }
+        };
+        if avail.is_empty() {
+            if !carry.is_empty() && !skipping {
+                r.text_line(no + 1, &carry);
+            }
+            break;
+        }
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', avail) {
+            let piece = avail.get(start..nl).unwrap_or_default();
+            start = nl + 1;
+            no += 1;
+            if skipping {
+                skipping = false;
+                continue;
+            }
+            if carry.is_empty() {
+                if piece.len() > MAX_LINE {
+                    r.diag(no, format!("line longer than {MAX_LINE} bytes; skipped"));
+                } else {
+                    r.text_line(no, piece);
+                }
+            } else {
+                carry.extend_from_slice(piece);
+                if carry.len() > MAX_LINE {
+                    r.diag(no, format!("line longer than {MAX_LINE} bytes; skipped"));
+                } else {
+                    r.text_line(no, &carry);
+                }
+                carry.clear();
+            }
+        }
+        let rest = avail.get(start..).unwrap_or_default();
+        if !skipping {
+            if carry.len() + rest.len() > MAX_LINE {
+                r.diag(
+                    no + 1,
+                    format!("line longer than {MAX_LINE} bytes; skipped"),
+                );
+                carry.clear();
+                skipping = true;
+            } else {
+                carry.extend_from_slice(rest);
+            }
+        }
+        let n = avail.len();
+        reader.consume(n);
+    }
+    if let Some(d) = r.dispatch.as_mut() {
+        d.flush();
+    }
 }
 
 #[cfg(test)]

@@ -76,7 +76,7 @@ pub(crate) enum MetaEvent {
 }
 
 /// Header state of one TSV file.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Header {
     pub meta: Meta,
     pub schema: Option<Schema>,

@@ -9,6 +9,10 @@
 //! requests and certificate files are kept per record until the joins are done. [`Facts`] is the
 //! immutable result; rules never see files or Zeek layouts.
 
+mod conns;
+
+pub use conns::{ConnPartial, PartialFacts, order_of};
+
 use crate::alert::Occurrence;
 use crate::model::{
     ChainKind, Conn, Diagnostic, Dns, Endpoints, File, Http, Location, Record, Sink, Tls, X509,
@@ -151,7 +155,6 @@ pub struct Facts {
 /// Most one-minute buckets kept for the connections timeline.
 pub const MAX_TIMELINE: usize = 100_000;
 
-type ConnKey = (IpAddr, Option<u16>, u32, u32, u32);
 /// Hash maps on the per-row path (foldhash: fast; their order never shows, output is sorted).
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 type DnsKey = (Option<String>, Vec<String>, String);
@@ -207,9 +210,9 @@ struct CertData {
 #[derive(Debug, Default)]
 pub struct FactsBuilder {
     facts: Facts,
-    strings: Vec<String>,
-    string_ids: FastMap<String, u32>,
-    conns: FastMap<ConnKey, ConnFact>,
+    agg: conns::ConnAgg,
+    /// Conn records fed directly so far (their order, after every parallel one).
+    arrivals: u64,
     dns: FastMap<DnsKey, DnsFact>,
     x509_by_id: HashMap<String, CertData>,
     x509_by_fp: HashMap<String, CertData>,
@@ -330,16 +333,6 @@ impl FactsBuilder {
         }
     }
 
-    fn intern(&mut self, s: &str) -> u32 {
-        if let Some(&id) = self.string_ids.get(s) {
-            return id;
-        }
-        let id = u32::try_from(self.strings.len()).unwrap_or(u32::MAX);
-        self.strings.push(s.to_string());
-        self.string_ids.insert(s.to_string(), id);
-        id
-    }
-
     fn seen_ts(&mut self, ts: Option<f64>) {
         if let Some(t) = ts.filter(|t| t.is_finite()) {
             self.facts.capture_start = Some(match self.facts.capture_start {
@@ -351,7 +344,10 @@ impl FactsBuilder {
 
     /// The smallest ts among the records read so far.
     pub fn capture_start(&self) -> Option<f64> {
-        self.facts.capture_start
+        match (self.facts.capture_start, self.agg.capture_start) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Adds a passive-DNS A/AAAA association (no time) from a side file.
@@ -549,140 +545,59 @@ impl FactsBuilder {
         }
     }
 
+    fn conn_ctx(&self) -> conns::ConnCtx<'_> {
+        conns::ConnCtx {
+            resolver: &self.facts.resolver,
+            wanted_uids: &self.wanted_uids,
+            wanted_tuples: &self.wanted_tuples,
+            cap: conns::cap(self.max_destinations),
+        }
+    }
+
     fn conn(&mut self, c: &Conn<'_>, location: &Location) {
-        self.seen_ts(c.ts);
-        if let Some(uid) = c.uid.as_deref()
-            && let Some(slot) = self.wanted_uids.get_mut(uid)
-            && slot.is_none()
-        {
-            *slot = Some(time(c.ts));
-        }
-        if !self.wanted_tuples.is_empty()
-            && let Some(t) = tuple(&c.id)
-            && let Some(v) = self.wanted_tuples.get_mut(&t)
-            && v.len() < 1024
-        {
-            v.push(time(c.ts));
-        }
-        let Some(server) = c.id.resp_h else {
-            self.diagnostic(Diagnostic {
-                location: location.clone(),
-                message: "connection without a responder address (id.resp_h): skipped".into(),
-            });
-            return;
+        let order = conns::SEQUENTIAL_BASE + self.arrivals;
+        self.arrivals += 1;
+        let ctx = conns::ConnCtx {
+            resolver: &self.facts.resolver,
+            wanted_uids: &self.wanted_uids,
+            wanted_tuples: &self.wanted_tuples,
+            cap: conns::cap(self.max_destinations),
         };
-        let proto = match c.proto.as_deref() {
-            Some(p) if p.bytes().any(|b| b.is_ascii_uppercase()) => {
-                let lower = p.to_ascii_lowercase();
-                self.intern(&lower)
-            }
-            Some(p) => self.intern(p),
-            None => self.intern(""),
-        };
-        let services = match c.services.len() {
-            0 => self.intern(""),
-            1 => {
-                let s = c.services.first().map(|s| s.trim()).unwrap_or("");
-                if s.bytes().any(|b| b.is_ascii_uppercase()) {
-                    let lower = s.to_ascii_lowercase();
-                    self.intern(&lower)
-                } else {
-                    self.intern(s)
-                }
-            }
-            _ => {
-                let mut v: Vec<String> = c
-                    .services
-                    .iter()
-                    .map(|s| s.trim().to_ascii_lowercase())
-                    .filter(|s| !s.is_empty())
-                    .collect();
-                v.sort();
-                v.dedup();
-                let joined = v.join(",");
-                self.intern(&joined)
-            }
-        };
-        if let Some(ts) = c.ts.filter(|t| t.is_finite()) {
-            let bucket = (ts / 60.0).floor() as i64 * 60;
-            let room = self.facts.timeline.len() < MAX_TIMELINE;
-            if let Some(n) = self.facts.timeline.get_mut(&bucket) {
-                *n += 1;
-            } else if room {
-                self.facts.timeline.insert(bucket, 1);
-            }
+        if let Some(d) = self.agg.add(c, location, order, &ctx) {
+            self.diagnostic(d);
         }
-        let t = time(c.ts);
-        let epoch = self.facts.resolver.epoch(server, t);
-        let key: ConnKey = (server, c.id.resp_p, proto, services, epoch);
-        let bytes = c
-            .orig_bytes
-            .unwrap_or(0)
-            .saturating_add(c.resp_bytes.unwrap_or(0));
-        let cap = match self.max_destinations {
-            0 => MAX_DESTINATIONS,
-            n => n,
-        };
-        let full = self.conns.len() >= cap;
-        match self.conns.get_mut(&key) {
-            Some(f) => {
-                f.count += 1;
-                f.bytes = f.bytes.saturating_add(bytes);
-                let before = f.first_ts;
-                if c.ts.is_some_and(|ts| before.is_none_or(|b| ts < b)) {
-                    f.first = occurrence(location, c.uid.as_deref());
-                    f.first_ts = c.ts;
-                }
-                if c.ts.is_some_and(|ts| f.last_ts.is_none_or(|l| ts > l)) {
-                    f.last_ts = c.ts;
-                }
-            }
-            None if full => {
-                self.facts.dropped_connections += 1;
-                if self.facts.dropped_connections == 1 {
-                    let n = self.conns.len();
-                    self.diagnostic(Diagnostic {
-                        location: location.clone(),
-                        message: format!(
-                            "more than {n} distinct destinations: further new destinations are \
-                             counted but not tracked"
-                        ),
-                    });
-                }
-            }
-            None => {
-                let proto_s = self
-                    .strings
-                    .get(proto as usize)
-                    .cloned()
-                    .unwrap_or_default();
-                let services_v: Vec<String> = self
-                    .strings
-                    .get(services as usize)
-                    .map(|s| {
-                        s.split(',')
-                            .filter(|x| !x.is_empty())
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                self.conns.insert(
-                    key,
-                    ConnFact {
-                        server,
-                        port: c.id.resp_p,
-                        proto: proto_s,
-                        services: services_v,
-                        t,
-                        count: 1,
-                        first_ts: c.ts,
-                        last_ts: c.ts,
-                        bytes,
-                        first: occurrence(location, c.uid.as_deref()),
-                    },
-                );
-            }
+    }
+
+    /// A sink for one thread reading conn-phase logs against this builder (DNS, TLS, HTTP and
+    /// certificate records must all have been fed already). Fold what it gathered back in with
+    /// [`FactsBuilder::merge`].
+    pub fn partial(&self) -> ConnPartial<'_> {
+        ConnPartial::new(self.conn_ctx())
+    }
+
+    /// Folds the partials of a parallel read into the builder: connection aggregates merge, the
+    /// diagnostics are added in reading order, and the other records are returned in reading
+    /// order for the caller to feed (they are rare in conn-phase logs).
+    pub fn merge(&mut self, parts: Vec<PartialFacts>) -> Vec<(Record<'static>, Location)> {
+        let cap = conns::cap(self.max_destinations);
+        let mut diagnostics = Vec::new();
+        let mut others = Vec::new();
+        let mut uncounted = 0;
+        for p in parts {
+            self.agg.merge(p.agg, cap);
+            uncounted += p
+                .diagnostics_total
+                .saturating_sub(p.diagnostics.len() as u64);
+            diagnostics.extend(p.diagnostics);
+            others.extend(p.others);
         }
+        diagnostics.sort_by_key(|(o, _)| *o);
+        for (_, d) in diagnostics {
+            self.diagnostic(d);
+        }
+        self.facts.diagnostics_total += uncounted;
+        others.sort_by_key(|(o, _, _)| *o);
+        others.into_iter().map(|(_, r, l)| (r, l)).collect()
     }
 
     fn join_time(&self, uids: &[&str], id: &Endpoints, own: Option<f64>) -> f64 {
@@ -740,6 +655,25 @@ impl FactsBuilder {
 
     /// Finishes the joins and returns the facts, sorted deterministically.
     pub fn finish(mut self) -> Facts {
+        let (uids, tuples) = self.agg.take_joins();
+        for (u, t) in uids {
+            if let Some(slot) = self.wanted_uids.get_mut(&u)
+                && slot.is_none()
+            {
+                *slot = Some(t);
+            }
+        }
+        for (tp, times) in tuples {
+            if let Some(v) = self.wanted_tuples.get_mut(&tp) {
+                v.extend(times);
+            }
+        }
+        if let Some(d) = self.agg.cap_diagnostic() {
+            self.diagnostic(d);
+        }
+        self.facts.dropped_connections = self.agg.dropped;
+        self.facts.timeline = self.agg.timeline();
+        self.seen_ts(self.agg.capture_start);
         let mut tls: Vec<TlsFact> = Vec::with_capacity(self.tls.len());
         for p in std::mem::take(&mut self.tls) {
             let uids: Vec<&str> = p.uid.as_deref().into_iter().collect();
@@ -818,12 +752,7 @@ impl FactsBuilder {
                 first: occurrence(&p.location, p.uids.first().map(String::as_str)),
             });
         }
-        let mut conns: Vec<ConnFact> = self.conns.into_values().collect();
-        conns.sort_by(|a, b| {
-            (a.server, a.port, &a.proto, &a.services)
-                .cmp(&(b.server, b.port, &b.proto, &b.services))
-                .then(a.t.total_cmp(&b.t))
-        });
+        let conns = std::mem::take(&mut self.agg).into_facts();
         let mut dns: Vec<DnsFact> = self.dns.into_values().collect();
         dns.sort_by(|a, b| (&a.query, &a.cnames, &a.qtype).cmp(&(&b.query, &b.cnames, &b.qtype)));
         tls.sort_by(|a, b| a.first.cmp(&b.first));

@@ -1,0 +1,428 @@
+//! Connection aggregation, built by one thread and mergeable with others built in parallel.
+//!
+//! A [`ConnAgg`] aggregates conn records per (server, port, protocol, services, name epoch). Every
+//! record carries its *order*: its position in the sequential reading order (file rank and line
+//! for logs read in parallel, an arrival counter for records fed to the builder itself). Each
+//! order-sensitive choice is made by order, not by arrival, so aggregates built by several
+//! threads over parts of the input merge into exactly what one thread reading everything in order
+//! would have built: the first occurrence of a destination is the one with the smallest (ts,
+//! order), the time of a wanted uid is that of its first connection by order, and the times of a
+//! wanted 4-tuple are the first 1024 by order. Only past the caps (destinations tracked,
+//! timeline buckets) does the choice of what is kept depend on how the work was split.
+//!
+//! [`ConnPartial`] is the [`Sink`] a reading thread fills: conn records are aggregated, anything
+//! else (rare in conn-phase files) is kept with its order for replay, diagnostics are kept with
+//! their order. [`super::FactsBuilder::merge`] folds partials into the builder.
+
+use super::{
+    ConnFact, FastMap, MAX_DESTINATIONS, MAX_DIAGNOSTICS, MAX_TIMELINE, Tuple, occurrence, time,
+    tuple,
+};
+use crate::model::{Conn, Diagnostic, Location, Pos, RankedSink, Record, Sink};
+use crate::resolve::Resolver;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// Key of one aggregate: server, port, interned protocol, interned services, name epoch.
+type ConnKey = (IpAddr, Option<u16>, u32, u32, u32);
+
+/// Orders of records fed to the builder directly start here, after every parallel order.
+pub(super) const SEQUENTIAL_BASE: u64 = 1 << 63;
+
+/// Most times kept per wanted 4-tuple.
+const MAX_TUPLE_TIMES: usize = 1024;
+
+/// The order of a record at line or packet `pos` of the file of rank `rank` (its index in the
+/// reading order of its phase).
+pub fn order_of(rank: usize, pos: Pos) -> u64 {
+    let n = match pos {
+        Pos::Line(n) | Pos::Packet(n) => n.min((1 << 40) - 1),
+        Pos::File => (1 << 40) - 1,
+    };
+    ((rank as u64).min((1 << 23) - 1) << 40) | n
+}
+
+/// What aggregation reads but never changes: the resolver and the uids and 4-tuples the TLS,
+/// HTTP and certificate records of earlier phases wait for.
+#[derive(Clone, Copy)]
+pub(super) struct ConnCtx<'a> {
+    pub resolver: &'a Resolver,
+    pub wanted_uids: &'a FastMap<String, Option<f64>>,
+    pub wanted_tuples: &'a FastMap<Tuple, Vec<f64>>,
+    pub cap: usize,
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    fact: ConnFact,
+    /// Order of the record that gave `fact.first`.
+    first_order: u64,
+}
+
+/// Whether a record with (`ts`, `order`) comes before the current first (`cur_ts`, `cur_order`):
+/// a known time beats an unknown one, then the earlier time, then the earlier order.
+fn earlier(ts: Option<f64>, order: u64, cur_ts: Option<f64>, cur_order: u64) -> bool {
+    match (ts, cur_ts) {
+        (Some(t), Some(c)) => t < c || (t == c && order < cur_order),
+        (Some(_), None) => true,
+        (None, Some(_)) => false,
+        (None, None) => order < cur_order,
+    }
+}
+
+/// Connection aggregates with everything needed to merge them; see the module documentation.
+#[derive(Debug, Default)]
+pub(super) struct ConnAgg {
+    strings: Vec<String>,
+    string_ids: FastMap<String, u32>,
+    conns: FastMap<ConnKey, Entry>,
+    pub timeline: FastMap<i64, u64>,
+    pub capture_start: Option<f64>,
+    pub dropped: u64,
+    /// Order and location of the first connection not tracked because of the cap.
+    first_drop: Option<(u64, Location)>,
+    uid_times: FastMap<String, (u64, f64)>,
+    tuple_times: FastMap<Tuple, Vec<(u64, f64)>>,
+}
+
+impl ConnAgg {
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.string_ids.get(s) {
+            return id;
+        }
+        let id = u32::try_from(self.strings.len()).unwrap_or(u32::MAX);
+        self.strings.push(s.to_string());
+        self.string_ids.insert(s.to_string(), id);
+        id
+    }
+
+    fn intern_lower(&mut self, s: &str) -> u32 {
+        if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            let lower = s.to_ascii_lowercase();
+            self.intern(&lower)
+        } else {
+            self.intern(s)
+        }
+    }
+
+    fn string(&self, id: u32) -> &str {
+        self.strings.get(id as usize).map_or("", String::as_str)
+    }
+
+    /// Aggregates one conn record; a connection without a responder address is a diagnostic.
+    pub fn add(
+        &mut self,
+        c: &Conn<'_>,
+        location: &Location,
+        order: u64,
+        ctx: &ConnCtx<'_>,
+    ) -> Option<Diagnostic> {
+        if let Some(t) = c.ts.filter(|t| t.is_finite()) {
+            self.capture_start = Some(self.capture_start.map_or(t, |s| s.min(t)));
+        }
+        if let Some(uid) = c.uid.as_deref()
+            && ctx.wanted_uids.contains_key(uid)
+        {
+            let t = time(c.ts);
+            match self.uid_times.get_mut(uid) {
+                Some(slot) if order < slot.0 => *slot = (order, t),
+                Some(_) => {}
+                None => {
+                    self.uid_times.insert(uid.to_string(), (order, t));
+                }
+            }
+        }
+        if !ctx.wanted_tuples.is_empty()
+            && let Some(t) = tuple(&c.id)
+            && ctx.wanted_tuples.contains_key(&t)
+        {
+            let v = self.tuple_times.entry(t).or_default();
+            // Keep the earliest by order (a thread may read several files interleaved).
+            if v.len() >= 2 * MAX_TUPLE_TIMES {
+                v.sort_by_key(|(o, _)| *o);
+                v.truncate(MAX_TUPLE_TIMES);
+            }
+            v.push((order, time(c.ts)));
+        }
+        let Some(server) = c.id.resp_h else {
+            return Some(Diagnostic {
+                location: location.clone(),
+                message: "connection without a responder address (id.resp_h): skipped".into(),
+            });
+        };
+        let proto = self.intern_lower(c.proto.as_deref().unwrap_or(""));
+        let services = match c.services.len() {
+            0 => self.intern(""),
+            1 => self.intern_lower(c.services.first().map(|s| s.trim()).unwrap_or("")),
+            _ => {
+                let mut v: Vec<String> = c
+                    .services
+                    .iter()
+                    .map(|s| s.trim().to_ascii_lowercase())
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                v.sort();
+                v.dedup();
+                let joined = v.join(",");
+                self.intern(&joined)
+            }
+        };
+        if let Some(ts) = c.ts.filter(|t| t.is_finite()) {
+            let bucket = (ts / 60.0).floor() as i64 * 60;
+            let room = self.timeline.len() < 4 * MAX_TIMELINE;
+            if let Some(n) = self.timeline.get_mut(&bucket) {
+                *n += 1;
+            } else if room {
+                self.timeline.insert(bucket, 1);
+            }
+        }
+        let epoch = ctx.resolver.epoch(server, time(c.ts));
+        let key: ConnKey = (server, c.id.resp_p, proto, services, epoch);
+        let bytes = c
+            .orig_bytes
+            .unwrap_or(0)
+            .saturating_add(c.resp_bytes.unwrap_or(0));
+        if let Some(e) = self.conns.get_mut(&key) {
+            let f = &mut e.fact;
+            f.count += 1;
+            f.bytes = f.bytes.saturating_add(bytes);
+            if earlier(c.ts, order, f.first_ts, e.first_order) {
+                f.first = occurrence(location, c.uid.as_deref());
+                f.first_ts = c.ts;
+                f.t = time(c.ts);
+                e.first_order = order;
+            }
+            if c.ts.is_some_and(|ts| f.last_ts.is_none_or(|l| ts > l)) {
+                f.last_ts = c.ts;
+            }
+            return None;
+        }
+        if self.conns.len() >= ctx.cap {
+            self.dropped += 1;
+            if self.first_drop.as_ref().is_none_or(|(o, _)| order < *o) {
+                self.first_drop = Some((order, location.clone()));
+            }
+            return None;
+        }
+        let fact = ConnFact {
+            server,
+            port: c.id.resp_p,
+            proto: self.string(proto).to_string(),
+            services: self
+                .string(services)
+                .split(',')
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect(),
+            t: time(c.ts),
+            count: 1,
+            first_ts: c.ts,
+            last_ts: c.ts,
+            bytes,
+            first: occurrence(location, c.uid.as_deref()),
+        };
+        self.conns.insert(
+            key,
+            Entry {
+                fact,
+                first_order: order,
+            },
+        );
+        None
+    }
+
+    /// Folds `other` into `self` (see the module documentation for what merging preserves).
+    pub fn merge(&mut self, other: ConnAgg, cap: usize) {
+        if let Some(t) = other.capture_start {
+            self.capture_start = Some(self.capture_start.map_or(t, |s| s.min(t)));
+        }
+        for (bucket, n) in other.timeline {
+            *self.timeline.entry(bucket).or_insert(0) += n;
+        }
+        self.dropped += other.dropped;
+        if let Some((o, loc)) = other.first_drop
+            && self.first_drop.as_ref().is_none_or(|(mine, _)| o < *mine)
+        {
+            self.first_drop = Some((o, loc));
+        }
+        for (uid, (o, t)) in other.uid_times {
+            match self.uid_times.get_mut(&uid) {
+                Some(slot) if o < slot.0 => *slot = (o, t),
+                Some(_) => {}
+                None => {
+                    self.uid_times.insert(uid, (o, t));
+                }
+            }
+        }
+        for (tp, times) in other.tuple_times {
+            let v = self.tuple_times.entry(tp).or_default();
+            v.extend(times);
+            v.sort_by_key(|(o, _)| *o);
+            v.truncate(MAX_TUPLE_TIMES);
+        }
+        let mut entries: Vec<(ConnKey, Entry)> = other.conns.into_iter().collect();
+        entries.sort_by_key(|(_, e)| e.first_order);
+        for ((server, port, proto, services, epoch), e) in entries {
+            let proto = self.intern(other.strings.get(proto as usize).map_or("", |s| s));
+            let services = self.intern(other.strings.get(services as usize).map_or("", |s| s));
+            let key = (server, port, proto, services, epoch);
+            if let Some(mine) = self.conns.get_mut(&key) {
+                let (f, g) = (&mut mine.fact, e.fact);
+                f.count += g.count;
+                f.bytes = f.bytes.saturating_add(g.bytes);
+                if earlier(g.first_ts, e.first_order, f.first_ts, mine.first_order) {
+                    f.first = g.first;
+                    f.first_ts = g.first_ts;
+                    f.t = g.t;
+                    mine.first_order = e.first_order;
+                }
+                if let Some(l) = g.last_ts
+                    && f.last_ts.is_none_or(|m| l > m)
+                {
+                    f.last_ts = Some(l);
+                }
+            } else if self.conns.len() >= cap {
+                self.dropped += e.fact.count;
+                let loc = e.fact.first.location.clone();
+                if self
+                    .first_drop
+                    .as_ref()
+                    .is_none_or(|(o, _)| e.first_order < *o)
+                {
+                    self.first_drop = Some((e.first_order, loc));
+                }
+            } else {
+                self.conns.insert(key, e);
+            }
+        }
+    }
+
+    /// The diagnostic for the cap on destinations, when it was reached.
+    pub fn cap_diagnostic(&self) -> Option<Diagnostic> {
+        let (_, location) = self.first_drop.as_ref()?;
+        Some(Diagnostic {
+            location: location.clone(),
+            message: format!(
+                "more than {} distinct destinations: further new destinations are counted but \
+                 not tracked",
+                self.conns.len()
+            ),
+        })
+    }
+
+    /// The first connection time of each wanted uid, and the first times of each wanted 4-tuple.
+    pub fn take_joins(&mut self) -> (FastMap<String, f64>, FastMap<Tuple, Vec<f64>>) {
+        let uids = std::mem::take(&mut self.uid_times)
+            .into_iter()
+            .map(|(u, (_, t))| (u, t))
+            .collect();
+        let tuples = std::mem::take(&mut self.tuple_times)
+            .into_iter()
+            .map(|(tp, mut v)| {
+                v.sort_by_key(|(o, _)| *o);
+                v.truncate(MAX_TUPLE_TIMES);
+                (tp, v.into_iter().map(|(_, t)| t).collect())
+            })
+            .collect();
+        (uids, tuples)
+    }
+
+    /// The aggregates, sorted by server, port, proto, services, t.
+    pub fn into_facts(self) -> Vec<ConnFact> {
+        let mut conns: Vec<ConnFact> = self.conns.into_values().map(|e| e.fact).collect();
+        conns.sort_by(|a, b| {
+            (a.server, a.port, &a.proto, &a.services)
+                .cmp(&(b.server, b.port, &b.proto, &b.services))
+                .then(a.t.total_cmp(&b.t))
+        });
+        conns
+    }
+
+    /// The earliest [`MAX_TIMELINE`] one-minute buckets.
+    pub fn timeline(&self) -> BTreeMap<i64, u64> {
+        let mut buckets: Vec<(i64, u64)> = self.timeline.iter().map(|(b, n)| (*b, *n)).collect();
+        buckets.sort_unstable();
+        buckets.truncate(MAX_TIMELINE);
+        buckets.into_iter().collect()
+    }
+}
+
+/// What one reading thread gathered, detached from the builder it read against.
+#[derive(Debug, Default)]
+pub struct PartialFacts {
+    pub(super) agg: ConnAgg,
+    pub(super) others: Vec<(u64, Record<'static>, Location)>,
+    pub(super) diagnostics: Vec<(u64, Diagnostic)>,
+    pub(super) diagnostics_total: u64,
+}
+
+/// The [`Sink`] of one reading thread of the conn phase: see the module documentation.
+pub struct ConnPartial<'b> {
+    ctx: ConnCtx<'b>,
+    rank: usize,
+    out: PartialFacts,
+}
+
+impl<'b> ConnPartial<'b> {
+    pub(super) fn new(ctx: ConnCtx<'b>) -> Self {
+        ConnPartial {
+            ctx,
+            rank: 0,
+            out: PartialFacts::default(),
+        }
+    }
+
+    /// What was gathered, free of the builder's borrow.
+    pub fn finish(mut self) -> PartialFacts {
+        self.out.diagnostics.sort_by_key(|(o, _)| *o);
+        self.out.diagnostics.truncate(MAX_DIAGNOSTICS);
+        self.out
+    }
+
+    fn keep_diagnostic(&mut self, order: u64, d: Diagnostic) {
+        self.out.diagnostics_total += 1;
+        // Keep the earliest by order (a thread may read several files interleaved).
+        let kept = &mut self.out.diagnostics;
+        if kept.len() >= 2 * MAX_DIAGNOSTICS {
+            kept.sort_by_key(|(o, _)| *o);
+            kept.truncate(MAX_DIAGNOSTICS);
+        }
+        kept.push((order, d));
+    }
+}
+
+impl Sink for ConnPartial<'_> {
+    fn record(&mut self, record: Record<'_>, location: &Location) {
+        let order = order_of(self.rank, location.pos);
+        match record {
+            Record::Conn(c) => {
+                if let Some(d) = self.out.agg.add(&c, location, order, &self.ctx) {
+                    self.keep_diagnostic(order, d);
+                }
+            }
+            other => self
+                .out
+                .others
+                .push((order, other.into_owned(), location.clone())),
+        }
+    }
+
+    fn diagnostic(&mut self, diagnostic: Diagnostic) {
+        let order = order_of(self.rank, diagnostic.location.pos);
+        self.keep_diagnostic(order, diagnostic);
+    }
+}
+
+impl RankedSink for ConnPartial<'_> {
+    fn begin_file(&mut self, rank: usize) {
+        self.rank = rank;
+    }
+}
+
+/// The cap on aggregates for a builder setting (0 stands for [`MAX_DESTINATIONS`]).
+pub(super) fn cap(max_destinations: usize) -> usize {
+    match max_destinations {
+        0 => MAX_DESTINATIONS,
+        n => n,
+    }
+}

@@ -1,0 +1,354 @@
+//! Reading many large logs on several threads, with the same result as reading them in order.
+//!
+//! One reader thread per file (up to the thread count at once) reads and, for `.gz`, decompresses
+//! it, splits it into lines and keeps the order-sensitive state: header blocks, the log kind, the
+//! first JSON object, over-long lines, read errors. Data rows are copied into batches of about
+//! [`DEFAULT_BATCH_BYTES`] with a snapshot of the header state they were read under, and handed
+//! through a bounded channel to worker threads, which parse and map them into their own
+//! [`RankedSink`]. Every record and diagnostic keeps its file (by rank, the file's index in the
+//! list) and line, so the caller can merge what the sinks gathered back into reading order. Memory
+//! is bounded by the channel: at most a few batches per thread are in flight.
+
+use super::{FileStats, Reader, scan_lines, tsv};
+use crate::input::LogFormat;
+use crate::model::{Diagnostic, Location, LogKind, RankedSink};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+
+/// Bytes of data rows per batch handed to a worker.
+pub const DEFAULT_BATCH_BYTES: usize = 256 << 10;
+
+/// How a parallel read is split.
+#[derive(Clone, Copy, Debug)]
+pub struct ParallelOptions {
+    /// Worker threads parsing rows, and most files read at once (at least 1).
+    pub threads: usize,
+    /// Bytes of rows per batch (at least 1).
+    pub batch_bytes: usize,
+}
+
+impl Default for ParallelOptions {
+    fn default() -> Self {
+        ParallelOptions {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            batch_bytes: DEFAULT_BATCH_BYTES,
+        }
+    }
+}
+
+/// The header state data rows were read under.
+pub(super) struct BlockState {
+    pub hint_kind: LogKind,
+    pub block_kind: LogKind,
+    pub json_kind: Option<LogKind>,
+    pub header: tsv::Header,
+}
+
+/// Data rows of one file, with the state they were read under.
+pub(super) struct Batch {
+    rank: usize,
+    source: Arc<str>,
+    state: Arc<BlockState>,
+    buf: Vec<u8>,
+    /// Line number, start and end in `buf`.
+    lines: Vec<(u64, usize, usize)>,
+}
+
+/// The reader thread's side of a parallel read of one file.
+pub(super) struct Dispatch {
+    rank: usize,
+    tx: SyncSender<Batch>,
+    batch_bytes: usize,
+    /// The snapshot rows are batched under; `None` after anything that may change the state.
+    state: Option<Arc<BlockState>>,
+    cur: Option<Batch>,
+}
+
+impl Dispatch {
+    /// Sends the batch being filled.
+    pub fn flush(&mut self) {
+        if let Some(b) = self.cur.take()
+            && !b.lines.is_empty()
+        {
+            // The workers only stop once every sender is gone, so this cannot fail while a
+            // worker is alive; if none is, there is nobody to give the rows to anyway.
+            let _ = self.tx.send(b);
+        }
+    }
+
+    /// Sends the batch being filled and forgets the state snapshot.
+    fn invalidate(&mut self) {
+        self.flush();
+        self.state = None;
+    }
+}
+
+impl Reader<'_> {
+    /// In a parallel read: hands a data row to the workers and returns true, or prepares for the
+    /// line to be handled here (meta lines, header-less lines, the first JSON object) and
+    /// returns false.
+    pub(super) fn dispatched(&mut self, no: u64, line: &[u8]) -> bool {
+        let Some(d) = self.dispatch.as_mut() else {
+            return false;
+        };
+        // With a schema, or for a JSON object, `is_meta` changes nothing (a custom meta prefix
+        // is only looked for before any schema, on lines that are not JSON).
+        let data = (self.header.schema.is_some()
+            || (line.first() == Some(&b'{') && self.json_kind.is_some()))
+            && !self.header.is_meta(line);
+        if !data {
+            d.invalidate();
+            return false;
+        }
+        let state = match &d.state {
+            Some(s) => Arc::clone(s),
+            None => {
+                let s = Arc::new(BlockState {
+                    hint_kind: self.hint_kind.clone(),
+                    block_kind: self.block_kind.clone(),
+                    json_kind: self.json_kind.clone(),
+                    header: self.header.clone(),
+                });
+                d.state = Some(Arc::clone(&s));
+                s
+            }
+        };
+        let b = d.cur.get_or_insert_with(|| Batch {
+            rank: d.rank,
+            source: Arc::clone(&self.source),
+            state,
+            buf: Vec::with_capacity(d.batch_bytes + 4096),
+            lines: Vec::new(),
+        });
+        let start = b.buf.len();
+        b.buf.extend_from_slice(line);
+        b.lines.push((no, start, b.buf.len()));
+        if b.buf.len() >= d.batch_bytes {
+            d.flush();
+        }
+        true
+    }
+}
+
+/// What the reader thread of one file found.
+struct FileOutcome {
+    stats: FileStats,
+    format: Option<(u64, LogFormat)>,
+    read_error: Option<(u64, String)>,
+    source: Arc<str>,
+}
+
+/// Per-file counts a worker gathered.
+#[derive(Default)]
+struct WorkerFile {
+    rows: u64,
+    errors: u64,
+    format: Option<(u64, LogFormat)>,
+}
+
+fn earliest(a: Option<(u64, LogFormat)>, b: Option<(u64, LogFormat)>) -> Option<(u64, LogFormat)> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(if y.0 < x.0 { y } else { x }),
+        (x, y) => x.or(y),
+    }
+}
+
+fn read_one<S: RankedSink>(
+    rank: usize,
+    path: &Path,
+    sink: &mut S,
+    tx: &SyncSender<Batch>,
+    opts: ParallelOptions,
+    on_read: &(dyn Fn(u64) + Sync),
+) -> std::io::Result<FileOutcome> {
+    let file = std::fs::File::open(path)?;
+    let (mut reader, compressed) =
+        crate::input::open_reader(crate::input::Counted::new(file, on_read))?;
+    let source: Arc<str> = Arc::from(path.display().to_string());
+    let hint = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    sink.begin_file(rank);
+    let mut r = super::new_reader(Arc::clone(&source), &hint, sink);
+    r.dispatch = Some(Dispatch {
+        rank,
+        tx: tx.clone(),
+        batch_bytes: opts.batch_bytes.max(1),
+        state: None,
+        cur: None,
+    });
+    scan_lines(&mut reader, &mut r);
+    let format = r.format_known.then_some((r.format_line, r.stats.format));
+    let mut stats = r.stats;
+    stats.compressed = compressed;
+    Ok(FileOutcome {
+        stats,
+        format,
+        read_error: r.read_error,
+        source,
+    })
+}
+
+fn work<S: RankedSink>(rx: &Mutex<Receiver<Batch>>, sink: &mut S) -> Vec<WorkerFile> {
+    let mut files: Vec<WorkerFile> = Vec::new();
+    let mut snapshot: Option<Arc<BlockState>> = None;
+    let mut header = tsv::Header::default();
+    let mut cols = Vec::new();
+    let mut source: Option<(usize, Arc<str>)> = None;
+    loop {
+        let next = {
+            let guard = rx.lock().unwrap_or_else(|e| e.into_inner());
+            guard.recv()
+        };
+        let Ok(batch) = next else { break };
+        // A source of the worker's own, so that locations do not share one reference count
+        // across threads.
+        let src = match &source {
+            Some((rank, s)) if *rank == batch.rank => Arc::clone(s),
+            _ => {
+                let s: Arc<str> = Arc::from(&*batch.source);
+                source = Some((batch.rank, Arc::clone(&s)));
+                s
+            }
+        };
+        if !snapshot
+            .as_ref()
+            .is_some_and(|s| Arc::ptr_eq(s, &batch.state))
+        {
+            header = batch.state.header.clone();
+            snapshot = Some(Arc::clone(&batch.state));
+        }
+        sink.begin_file(batch.rank);
+        let mut r = Reader::for_rows(
+            src,
+            sink,
+            &batch.state,
+            std::mem::take(&mut header),
+            std::mem::take(&mut cols),
+        );
+        for &(no, start, end) in &batch.lines {
+            if let Some(line) = batch.buf.get(start..end) {
+                r.line(no, line);
+            }
+        }
+        let format = r.format_known.then_some((r.format_line, r.stats.format));
+        let (rows, errors) = (r.stats.rows, r.stats.errors);
+        header = r.header;
+        cols = r.cols;
+        if files.len() <= batch.rank {
+            files.resize_with(batch.rank + 1, WorkerFile::default);
+        }
+        if let Some(f) = files.get_mut(batch.rank) {
+            f.rows += rows;
+            f.errors += errors;
+            f.format = earliest(f.format, format);
+        }
+    }
+    files
+}
+
+/// Reads `files` (logs of one phase, in reading order) on several threads. Each thread fills
+/// its own sink from `make`; every record and diagnostic a sink gets is preceded by
+/// [`RankedSink::begin_file`] with the rank of its file: `rank_base` plus its index in `files`. Returns each file's stats (or the error
+/// opening it), in the order of `files`, and the sinks.
+pub fn read_files_parallel<S, F>(
+    files: &[&Path],
+    rank_base: usize,
+    opts: ParallelOptions,
+    make: F,
+    on_read: &(dyn Fn(u64) + Sync),
+) -> (Vec<std::io::Result<FileStats>>, Vec<S>)
+where
+    S: RankedSink,
+    F: Fn() -> S + Sync,
+{
+    let threads = opts.threads.max(1);
+    let (tx, rx) = sync_channel::<Batch>(2 * threads);
+    let rx = Mutex::new(rx);
+    let next = AtomicUsize::new(0);
+    let readers = threads.min(files.len()).max(1);
+    let (outcomes, mut sinks, worker_files) = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                let rx = &rx;
+                let make = &make;
+                scope.spawn(move || {
+                    let mut sink = make();
+                    let files = work(rx, &mut sink);
+                    (sink, files)
+                })
+            })
+            .collect();
+        let reader_handles: Vec<_> = (0..readers)
+            .map(|_| {
+                let tx = tx.clone();
+                let (next, make) = (&next, &make);
+                scope.spawn(move || {
+                    let mut sink = make();
+                    let mut done = Vec::new();
+                    loop {
+                        let rank = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(path) = files.get(rank) else { break };
+                        done.push((
+                            rank,
+                            read_one(rank_base + rank, path, &mut sink, &tx, opts, on_read),
+                        ));
+                    }
+                    (sink, done)
+                })
+            })
+            .collect();
+        drop(tx);
+        let mut outcomes: Vec<Option<std::io::Result<FileOutcome>>> =
+            (0..files.len()).map(|_| None).collect();
+        let mut sinks = Vec::new();
+        for h in reader_handles {
+            let (sink, done) = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            sinks.push(sink);
+            for (rank, o) in done {
+                if let Some(slot) = outcomes.get_mut(rank) {
+                    *slot = Some(o);
+                }
+            }
+        }
+        let mut worker_files = Vec::new();
+        for h in workers {
+            let (sink, files) = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            sinks.push(sink);
+            worker_files.push(files);
+        }
+        (outcomes, sinks, worker_files)
+    });
+    let mut results = Vec::with_capacity(files.len());
+    for (rank, o) in outcomes.into_iter().enumerate() {
+        let o = o.unwrap_or_else(|| Err(std::io::Error::other("not read")));
+        let o = o.map(|mut out| {
+            let mut format = out.format;
+            for wf in worker_files.iter().filter_map(|w| w.get(rank)) {
+                out.stats.rows += wf.rows;
+                out.stats.errors += wf.errors;
+                format = earliest(format, wf.format);
+            }
+            if let Some((_, f)) = format {
+                out.stats.format = f;
+            }
+            if let Some((no, e)) = out.read_error
+                && let Some(sink) = sinks.first_mut()
+            {
+                let rows = out.stats.rows;
+                sink.begin_file(rank_base + rank);
+                sink.diagnostic(Diagnostic {
+                    location: Location::line(&out.source, no),
+                    message: format!("read error after {rows} rows: {e}; rest of file skipped"),
+                });
+                out.stats.errors += 1;
+            }
+            out.stats
+        });
+        results.push(o);
+    }
+    (results, sinks)
+}
