@@ -327,7 +327,7 @@ where
         let o = o.unwrap_or_else(|| Err(std::io::Error::other("not read")));
         let o = o.map(|mut out| {
             let mut format = out.format;
-            for wf in worker_files.iter().filter_map(|w| w.get(rank)) {
+            for wf in worker_files.iter().filter_map(|w| w.get(rank_base + rank)) {
                 out.stats.rows += wf.rows;
                 out.stats.errors += wf.errors;
                 format = earliest(format, wf.format);
