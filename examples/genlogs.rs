@@ -4,7 +4,11 @@
 //! the same bytes.
 //!
 //! `cargo run --release --example genlogs -- --rows N [--dests D] [--format tsv|json] [--gzip]
-//! [--out DIR]`
+//! [--ssl-every K] [--out DIR]`
+//!
+//! conn.log gets N rows, dns.log N/10 (at least one per destination), ssl.log one row for every
+//! K-th TLS connection (default 1: every one, as Zeek logs them; 0: no ssl.log), x509.log one
+//! certificate per TLS destination (a few of them self-signed), in the Zeek 6 layouts.
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -30,6 +34,7 @@ struct Opts {
     dests: u64,
     json: bool,
     gzip: bool,
+    ssl_every: u64,
     out: PathBuf,
 }
 
@@ -39,6 +44,7 @@ fn parse() -> Result<Opts, String> {
         dests: 5_000,
         json: false,
         gzip: false,
+        ssl_every: 1,
         out: PathBuf::from("target/bench/logs"),
     };
     let mut args = std::env::args().skip(1);
@@ -53,6 +59,12 @@ fn parse() -> Result<Opts, String> {
             }
             "--format" => o.json = args.next().as_deref() == Some("json"),
             "--gzip" => o.gzip = true,
+            "--ssl-every" => {
+                o.ssl_every = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--ssl-every K")?
+            }
             "--out" => o.out = args.next().map(PathBuf::from).ok_or("--out DIR")?,
             other => return Err(format!("unknown argument {other}")),
         }
@@ -92,6 +104,82 @@ fn header(w: &mut dyn Write, path: &str, fields: &[(&str, &str)]) -> io::Result<
         names.join("\t"),
         types.join("\t")
     )
+}
+
+/// A made-up SHA-256 fingerprint for the certificate of destination `i`.
+fn fingerprint(i: u64) -> String {
+    let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = String::with_capacity(64);
+    for _ in 0..4 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.push_str(&format!("{x:016x}"));
+    }
+    out
+}
+
+/// One certificate per TLS destination: one in 50 self-signed, one in 10 from Let's Encrypt,
+/// the rest from a commercial CA.
+fn write_x509(o: &Opts, start: f64) -> io::Result<()> {
+    let mut w = open(o, "x509")?;
+    if !o.json {
+        header(
+            &mut *w,
+            "x509",
+            &[
+                ("ts", "time"),
+                ("fingerprint", "string"),
+                ("certificate.version", "count"),
+                ("certificate.serial", "string"),
+                ("certificate.subject", "string"),
+                ("certificate.issuer", "string"),
+                ("certificate.not_valid_before", "time"),
+                ("certificate.not_valid_after", "time"),
+                ("certificate.key_alg", "string"),
+                ("certificate.sig_alg", "string"),
+                ("certificate.key_type", "string"),
+                ("certificate.key_length", "count"),
+                ("certificate.exponent", "string"),
+                ("certificate.curve", "string"),
+                ("san.dns", "vector[string]"),
+                ("san.uri", "vector[string]"),
+                ("san.email", "vector[string]"),
+                ("san.ip", "vector[addr]"),
+                ("basic_constraints.ca", "bool"),
+                ("basic_constraints.path_len", "count"),
+                ("host_cert", "bool"),
+                ("client_cert", "bool"),
+            ],
+        )?;
+    }
+    for d in (0..o.dests).filter(|d| d % 6 != 2 && d % 6 != 5) {
+        let (name, fp) = (dest_name(d), fingerprint(d));
+        let subject = format!("CN={name}");
+        let issuer = if d % 50 == 7 {
+            subject.clone()
+        } else if d % 10 == 3 {
+            "CN=R3,O=Let's Encrypt,C=US".to_string()
+        } else {
+            "CN=DigiCert Global G2 TLS RSA SHA256 2020 CA1,O=DigiCert Inc,C=US".to_string()
+        };
+        let ts = start + d as f64;
+        if o.json {
+            writeln!(
+                w,
+                r#"{{"ts":{ts:.6},"fingerprint":"{fp}","certificate.version":3,"certificate.serial":"{d:X}","certificate.subject":"{subject}","certificate.issuer":"{issuer}","certificate.not_valid_before":1700000000.0,"certificate.not_valid_after":1710000000.0,"certificate.key_alg":"rsaEncryption","certificate.sig_alg":"sha256WithRSAEncryption","certificate.key_type":"rsa","certificate.key_length":2048,"certificate.exponent":"65537","san.dns":["{name}"],"basic_constraints.ca":false,"host_cert":true,"client_cert":false}}"#
+            )?;
+        } else {
+            writeln!(
+                w,
+                "{ts:.6}\t{fp}\t3\t{d:X}\t{subject}\t{issuer}\t1700000000.000000\t1710000000.000000\trsaEncryption\tsha256WithRSAEncryption\trsa\t2048\t65537\t-\t{name}\t-\t-\t-\tF\t-\tT\tF"
+            )?;
+        }
+    }
+    if !o.json {
+        writeln!(w, "#close\t2024-01-02-00-00-00")?;
+    }
+    w.flush()
 }
 
 fn dest_ip(i: u64) -> String {
@@ -215,6 +303,37 @@ fn main() -> io::Result<()> {
             ],
         )?;
     }
+    let mut ssl = match o.ssl_every {
+        0 => None,
+        _ => Some(open(&o, "ssl")?),
+    };
+    if let (Some(w), false) = (ssl.as_mut(), o.json) {
+        header(
+            &mut **w,
+            "ssl",
+            &[
+                ("ts", "time"),
+                ("uid", "string"),
+                ("id.orig_h", "addr"),
+                ("id.orig_p", "port"),
+                ("id.resp_h", "addr"),
+                ("id.resp_p", "port"),
+                ("version", "string"),
+                ("cipher", "string"),
+                ("curve", "string"),
+                ("server_name", "string"),
+                ("resumed", "bool"),
+                ("last_alert", "string"),
+                ("next_protocol", "string"),
+                ("established", "bool"),
+                ("ssl_history", "string"),
+                ("cert_chain_fps", "vector[string]"),
+                ("client_cert_chain_fps", "vector[string]"),
+                ("sni_matches_cert", "bool"),
+            ],
+        )?;
+    }
+    let mut tls_seen: u64 = 0;
     const PORTS: [(u16, &str, &str); 6] = [
         (443, "tcp", "ssl"),
         (443, "tcp", "ssl"),
@@ -235,6 +354,26 @@ fn main() -> io::Result<()> {
         let dur = (rng.below(30_000_000) as f64) / 1e6;
         let ip = dest_ip(d);
         let ipp = if proto == "tcp" { 6 } else { 17 };
+        if service.contains("ssl")
+            && let Some(w) = ssl.as_mut()
+        {
+            tls_seen += 1;
+            if tls_seen % o.ssl_every == 0 {
+                let (name, fp) = (dest_name(d), fingerprint(d));
+                let version = if d % 3 == 0 { "TLSv12" } else { "TLSv13" };
+                if o.json {
+                    writeln!(
+                        w,
+                        r#"{{"ts":{ts:.6},"uid":"{uid}","id.orig_h":"{client}","id.orig_p":{cport},"id.resp_h":"{ip}","id.resp_p":{port},"version":"{version}","cipher":"TLS_AES_128_GCM_SHA256","curve":"x25519","server_name":"{name}","resumed":false,"next_protocol":"h2","established":true,"ssl_history":"CsiI","cert_chain_fps":["{fp}"],"sni_matches_cert":true}}"#
+                    )?;
+                } else {
+                    writeln!(
+                        w,
+                        "{ts:.6}\t{uid}\t{client}\t{cport}\t{ip}\t{port}\t{version}\tTLS_AES_128_GCM_SHA256\tx25519\t{name}\tF\t-\th2\tT\tCsiI\t{fp}\t(empty)\tT"
+                    )?;
+                }
+            }
+        }
         if o.json {
             let svc = if service == "-" {
                 String::new()
@@ -260,6 +399,13 @@ fn main() -> io::Result<()> {
         writeln!(conn, "#close\t2024-01-02-00-00-00")?;
     }
     conn.flush()?;
+    if let Some(mut w) = ssl {
+        if !o.json {
+            writeln!(w, "#close\t2024-01-02-00-00-00")?;
+        }
+        w.flush()?;
+        write_x509(&o, start)?;
+    }
     eprintln!(
         "genlogs: {} conn rows, {dns_rows} dns rows, {} destinations in {}",
         o.rows,
