@@ -79,6 +79,10 @@ fn is_port_suffix(s: &str) -> bool {
 
 /// Parses an address: trims, drops a `%zone` suffix, maps `::ffff:a.b.c.d` to IPv4.
 pub fn parse_addr(raw: &str) -> Option<IpAddr> {
+    // Most addresses in logs are plain dotted quads.
+    if let Ok(v4) = raw.parse::<std::net::Ipv4Addr>() {
+        return Some(IpAddr::V4(v4));
+    }
     let t = raw.trim();
     let t = match t.find('%') {
         Some(i) => &t[..i],

@@ -87,7 +87,12 @@ pub(super) struct ConnAgg {
 
 impl ConnAgg {
     fn intern(&mut self, s: &str) -> u32 {
-        if let Some(&id) = self.string_ids.get(s) {
+        // Protocols and service sets are few: a scan beats hashing the string.
+        if self.strings.len() <= 16 {
+            if let Some(i) = self.strings.iter().position(|x| x == s) {
+                return i as u32;
+            }
+        } else if let Some(&id) = self.string_ids.get(s) {
             return id;
         }
         let id = u32::try_from(self.strings.len()).unwrap_or(u32::MAX);
@@ -120,7 +125,8 @@ impl ConnAgg {
         if let Some(t) = c.ts.filter(|t| t.is_finite()) {
             self.capture_start = Some(self.capture_start.map_or(t, |s| s.min(t)));
         }
-        if let Some(uid) = c.uid.as_deref()
+        if !ctx.wanted_uids.is_empty()
+            && let Some(uid) = c.uid.as_deref()
             && ctx.wanted_uids.contains_key(uid)
         {
             let t = time(c.ts);
