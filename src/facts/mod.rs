@@ -415,26 +415,33 @@ impl FactsBuilder {
         if query.is_none() && cnames.is_empty() {
             return;
         }
-        let key: DnsKey = (query.clone(), cnames.clone(), qtype.clone());
-        let occ = occurrence(location, d.uid.as_deref());
-        let fact = self.dns.entry(key).or_insert_with(|| DnsFact {
-            query,
-            cnames,
-            qtype,
-            count: 0,
-            first_ts: d.ts,
-            last_ts: d.ts,
-            addrs: BTreeSet::new(),
-            first: occ.clone(),
-        });
+        // Look up with the owned parts; copy them only for a new shape.
+        let key: DnsKey = (query, cnames, qtype);
+        let fact = match self.dns.get_mut(&key) {
+            Some(f) => {
+                if d.ts
+                    .is_some_and(|t| f.first_ts.is_none_or(|first| t < first))
+                {
+                    f.first = occurrence(location, d.uid.as_deref());
+                }
+                merge_times(&mut f.first_ts, &mut f.last_ts, d.ts);
+                f
+            }
+            None => {
+                let fact = DnsFact {
+                    query: key.0.clone(),
+                    cnames: key.1.clone(),
+                    qtype: key.2.clone(),
+                    count: 0,
+                    first_ts: d.ts,
+                    last_ts: d.ts,
+                    addrs: BTreeSet::new(),
+                    first: occurrence(location, d.uid.as_deref()),
+                };
+                self.dns.entry(key).or_insert(fact)
+            }
+        };
         fact.count += 1;
-        merge_times(
-            &mut fact.first_ts,
-            &mut fact.last_ts,
-            &mut fact.first,
-            d.ts,
-            occ,
-        );
         for ip in addrs {
             if fact.addrs.len() < 16 {
                 fact.addrs.insert(ip);
@@ -775,17 +782,11 @@ impl FactsBuilder {
     }
 }
 
-fn merge_times(
-    first_ts: &mut Option<f64>,
-    last_ts: &mut Option<f64>,
-    first: &mut Occurrence,
-    ts: Option<f64>,
-    occ: Occurrence,
-) {
+/// Widens (`first_ts`, `last_ts`) to take in `ts`.
+fn merge_times(first_ts: &mut Option<f64>, last_ts: &mut Option<f64>, ts: Option<f64>) {
     if let Some(t) = ts {
         if first_ts.is_none_or(|f| t < f) {
             *first_ts = Some(t);
-            *first = occ;
         }
         if last_ts.is_none_or(|l| t > l) {
             *last_ts = Some(t);
