@@ -329,6 +329,99 @@ impl<R: Read> Read for Counted<'_, R> {
     }
 }
 
+/// Runs `f` over `reader` read on a thread of its own (for a gzip input: decompression beside
+/// parsing). The thread reads ahead up to four blocks of [`BUFFER`] bytes; a read error reaches
+/// `f` in its place, after the bytes before it.
+pub fn read_ahead<R: Read + Send, T>(reader: R, f: impl FnOnce(&mut dyn BufRead) -> T) -> T {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(4);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut reader = reader;
+            loop {
+                let mut block = vec![0u8; BUFFER];
+                let mut filled = 0;
+                let mut failed = None;
+                while filled < block.len() {
+                    match block.get_mut(filled..).map(|b| reader.read(b)) {
+                        Some(Ok(0)) | None => break,
+                        Some(Ok(n)) => filled += n,
+                        Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Some(Err(e)) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                block.truncate(filled);
+                // A send fails only once the consumer is gone: then stop.
+                if filled > 0 && tx.send(Ok(block)).is_err() {
+                    return;
+                }
+                if let Some(e) = failed {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+                if filled == 0 {
+                    return;
+                }
+            }
+        });
+        let mut ahead = ReadAhead {
+            rx,
+            block: Vec::new(),
+            pos: 0,
+            done: false,
+        };
+        f(&mut ahead)
+    })
+}
+
+/// The consuming side of [`read_ahead`].
+struct ReadAhead {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    block: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = {
+            let avail = self.fill_buf()?;
+            let n = avail.len().min(buf.len());
+            if let (Some(dst), Some(src)) = (buf.get_mut(..n), avail.get(..n)) {
+                dst.copy_from_slice(src);
+            }
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for ReadAhead {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        while self.pos >= self.block.len() && !self.done {
+            match self.rx.recv() {
+                Ok(Ok(block)) => {
+                    self.block = block;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => self.done = true,
+            }
+        }
+        Ok(self.block.get(self.pos..).unwrap_or_default())
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.pos = self.pos.saturating_add(amt).min(self.block.len());
+    }
+}
+
 /// What the file at `path` is; `None` when its content is not recognised.
 pub fn detect(path: &Path) -> std::io::Result<Option<InputFile>> {
     let (reader, compressed) = open(path)?;
@@ -433,6 +526,49 @@ fn json_object_keys(line: &[u8]) -> Option<(Option<String>, bool)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn read_ahead_gives_the_bytes_then_the_error_in_place() {
+        let text: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .collect();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &text).unwrap();
+        let gz = gz.finish().unwrap();
+        // Whole: the same bytes.
+        let (r, compressed) = open_reader(std::io::Cursor::new(gz.clone())).unwrap();
+        assert!(compressed);
+        let got = read_ahead(r, |r| {
+            let mut v = Vec::new();
+            r.read_to_end(&mut v).map(|_| v)
+        })
+        .unwrap();
+        assert_eq!(got, text);
+        // Cut: what decoded before the break, then the error.
+        let (r, _) = open_reader(std::io::Cursor::new(gz[..gz.len() / 2].to_vec())).unwrap();
+        let (lines, err) = read_ahead(r, |r| {
+            let mut n = 0;
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match r.read_until(b'\n', &mut line) {
+                    Ok(0) => return (n, None),
+                    Ok(_) => n += 1,
+                    Err(e) => return (n, Some(e)),
+                }
+            }
+        });
+        assert!(lines > 1000 && lines < 200_000, "{lines}");
+        assert!(err.is_some());
+        // A consumer that stops early does not hang the reading thread.
+        let (r, _) = open_reader(std::io::Cursor::new(gz)).unwrap();
+        let first = read_ahead(r, |r| {
+            let mut line = String::new();
+            r.read_line(&mut line).map(|_| line)
+        })
+        .unwrap();
+        assert_eq!(first, "line 0\n");
+    }
+
     use super::*;
 
     #[test]

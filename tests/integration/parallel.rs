@@ -138,6 +138,15 @@ fn damaged_and_oddly_shaped_logs_give_the_same_report_on_many_threads() {
     let (header, data) = split_log(&conn);
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(case.join("dns.log"), dir.path().join("dns.log")).unwrap();
+    // A DNS log read before the connections, gzip cut short (decompressed on a thread of its
+    // own when several threads are allowed).
+    let dns = std::fs::read(case.join("dns.log")).unwrap().repeat(200);
+    let dns_gz = gzip(&dns);
+    std::fs::write(
+        dir.path().join("dns.2.log.gz"),
+        &dns_gz[..dns_gz.len() * 3 / 4],
+    )
+    .unwrap();
 
     // Several header blocks; the second one lists the columns in reverse order.
     let mut blocks = Vec::new();
@@ -213,6 +222,11 @@ fn damaged_and_oddly_shaped_logs_give_the_same_report_on_many_threads() {
     let r = same_on_any_threads(dir.path(), &[], ALL_SPLITS);
     let conn_inputs: Vec<_> = r.inputs.iter().filter(|i| i.log_type == "conn").collect();
     assert_eq!(conn_inputs.len(), 3, "{:?}", r.inputs);
+    assert!(
+        r.inputs
+            .iter()
+            .any(|i| i.log_type == "dns" && i.compressed && i.errors == 1)
+    );
     assert!(conn_inputs.iter().all(|i| i.rows > 0 && i.errors > 0));
     let diags: Vec<String> = r.diagnostics.iter().map(|d| d.to_string()).collect();
     for want in [

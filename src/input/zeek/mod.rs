@@ -66,6 +66,17 @@ pub fn read_file_counted(
     sink: &mut dyn Sink,
     on_read: &(dyn Fn(u64) + Sync),
 ) -> std::io::Result<FileStats> {
+    read_file_with(path, sink, on_read, false)
+}
+
+/// Like [`read_file_counted`]; with `read_ahead`, a gzip file is decompressed on a thread of
+/// its own while this one parses.
+pub fn read_file_with(
+    path: &Path,
+    sink: &mut dyn Sink,
+    on_read: &(dyn Fn(u64) + Sync),
+    read_ahead: bool,
+) -> std::io::Result<FileStats> {
     let file = std::fs::File::open(path)?;
     let (reader, compressed) =
         crate::input::open_reader(crate::input::Counted::new(file, on_read))?;
@@ -74,7 +85,11 @@ pub fn read_file_counted(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut stats = read_lines(source, reader, &hint, sink);
+    let mut stats = if compressed && read_ahead {
+        crate::input::read_ahead(reader, |r| read_lines(source, r, &hint, sink))
+    } else {
+        read_lines(source, reader, &hint, sink)
+    };
     stats.compressed = compressed;
     Ok(stats)
 }
