@@ -358,9 +358,13 @@ fn main() -> io::Result<()> {
             && let Some(w) = ssl.as_mut()
         {
             tls_seen += 1;
-            if tls_seen % o.ssl_every == 0 {
+            if tls_seen.is_multiple_of(o.ssl_every) {
                 let (name, fp) = (dest_name(d), fingerprint(d));
-                let version = if d % 3 == 0 { "TLSv12" } else { "TLSv13" };
+                let version = if d.is_multiple_of(3) {
+                    "TLSv12"
+                } else {
+                    "TLSv13"
+                };
                 if o.json {
                     writeln!(
                         w,
