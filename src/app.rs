@@ -536,11 +536,16 @@ fn limitations(facts: &Facts) -> Vec<String> {
             crate::facts::MAX_DESTINATIONS
         ));
     }
-    let blind = facts.tls.iter().filter(|t| t.no_certificate_data()).count();
+    let blind: u64 = facts
+        .tls
+        .iter()
+        .filter(|t| t.no_certificate_data())
+        .map(|t| t.count)
+        .sum();
     if blind > 0 {
         out.push(format!(
             "{blind} of {} TLS sessions carried no certificate data (TLS 1.3 encrypts certificates; Zeek 4.1 and later log them only in x509.log): SSL-02, SSL-03 and IOC-07 could not be evaluated for them",
-            facts.tls.len()
+            facts.tls.iter().map(|t| t.count).sum::<u64>()
         ));
     }
     out

@@ -143,12 +143,12 @@ pub fn observed_domains(facts: &Facts) -> BTreeMap<String, u64> {
     }
     for t in &facts.tls {
         if let Some(s) = &t.sni {
-            add(s, t.ts);
+            add(s, t.last_ts);
         }
     }
     for h in &facts.http {
         if let Some(HostValue::Name(n)) = &h.host {
-            add(n, h.ts);
+            add(n, h.last_ts);
         }
     }
     out

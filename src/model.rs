@@ -127,7 +127,7 @@ pub struct Dns<'a> {
 }
 
 /// How an ssl.log row names its server certificate chain.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum ChainKind {
     /// No chain column in this file.
     #[default]

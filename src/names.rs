@@ -41,7 +41,7 @@ pub fn normalize_name_bytes(raw: &[u8]) -> Option<String> {
 }
 
 /// What an HTTP `Host` header names.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum HostValue {
     /// An IPv4 literal or bracketed IPv6 literal, with or without `:port`.
     Addr(IpAddr),

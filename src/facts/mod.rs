@@ -10,6 +10,7 @@
 //! immutable result; rules never see files or Zeek layouts.
 
 mod conns;
+mod joins;
 
 pub use conns::{ConnPartial, PartialFacts, order_of};
 
@@ -63,7 +64,7 @@ pub struct DnsFact {
 }
 
 /// One certificate of a server chain, as far as it is known.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ChainCert {
     pub sha1: Option<String>,
     pub sha256: Option<String>,
@@ -72,14 +73,19 @@ pub struct ChainCert {
     pub san_dns: Vec<String>,
 }
 
-/// One TLS session with its joins done.
+/// TLS sessions with the same server, port and content whose connections fall in one name
+/// epoch, with their joins done.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TlsFact {
     pub server: Option<IpAddr>,
     pub port: Option<u16>,
-    /// The ts of its connection, else its own (for `display`).
+    /// The ts of the first session's connection, else its own (for `display`).
     pub t: f64,
+    /// Earliest and latest ts of the sessions.
     pub ts: Option<f64>,
+    pub last_ts: Option<f64>,
+    /// Sessions in the group.
+    pub count: u64,
     pub sni: Option<String>,
     pub version: Option<String>,
     pub validation_status: Option<String>,
@@ -104,25 +110,35 @@ impl TlsFact {
     }
 }
 
-/// One HTTP request with its join done.
+/// HTTP requests with the same server, port, Host, method and URI whose connections fall in one
+/// name epoch, with their joins done.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HttpFact {
     pub server: Option<IpAddr>,
     pub port: Option<u16>,
     pub t: f64,
+    /// Earliest and latest ts of the requests.
     pub ts: Option<f64>,
+    pub last_ts: Option<f64>,
+    /// Requests in the group.
+    pub count: u64,
     pub host: Option<HostValue>,
     pub method: Option<String>,
     pub uri: Option<String>,
     pub first: Occurrence,
 }
 
-/// One certificate file (files.log row of an X.509 MIME type).
+/// Certificate files (files.log rows of an X.509 MIME type) with the same server and hashes
+/// whose connections fall in one name epoch.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CertFileFact {
     pub server: Option<IpAddr>,
     pub t: f64,
+    /// Earliest and latest ts of the files.
     pub ts: Option<f64>,
+    pub last_ts: Option<f64>,
+    /// Files in the group.
+    pub count: u64,
     pub sha1: Option<String>,
     pub sha256: Option<String>,
     pub first: Occurrence,
@@ -160,11 +176,20 @@ type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 type DnsKey = (Option<String>, Vec<String>, String);
 type Tuple = (IpAddr, u16, IpAddr, u16);
 
+/// The certificate side of a TLS shape.
 #[derive(Clone, Debug)]
-struct PendingTls {
-    ts: Option<f64>,
-    uid: Option<String>,
-    id: Endpoints,
+struct TlsContent {
+    chain: Vec<ChainCert>,
+    leaf_subject: Option<String>,
+    leaf_issuer: Option<String>,
+    leaf_names: Vec<String>,
+}
+
+/// What TLS sessions of one group share (everything but their time, uid and place).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct TlsShape {
+    server: Option<IpAddr>,
+    port: Option<u16>,
     sni: Option<String>,
     version: Option<String>,
     status: Option<String>,
@@ -172,29 +197,55 @@ struct PendingTls {
     chain: Vec<String>,
     subject: Option<String>,
     issuer: Option<String>,
-    location: Location,
 }
 
-#[derive(Clone, Debug)]
-struct PendingHttp {
-    ts: Option<f64>,
-    uid: Option<String>,
-    id: Endpoints,
+/// What HTTP requests of one group share.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct HttpShape {
+    server: Option<IpAddr>,
+    port: Option<u16>,
     host: Option<HostValue>,
     method: Option<String>,
     uri: Option<String>,
-    location: Location,
 }
 
-#[derive(Clone, Debug)]
-struct PendingCertFile {
-    ts: Option<f64>,
-    uids: Vec<String>,
-    id: Endpoints,
+/// What certificate files of one group share.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct CertShape {
     server: Option<IpAddr>,
     sha1: Option<String>,
     sha256: Option<String>,
-    location: Location,
+}
+
+/// Records of one kind kept as distinct shapes plus, per record, only what the join to its
+/// connection needs.
+#[derive(Debug)]
+struct Joining<S> {
+    shapes: Vec<S>,
+    ids: FastMap<S, u32>,
+    records: Vec<joins::Waiting>,
+}
+
+impl<S> Default for Joining<S> {
+    fn default() -> Self {
+        Joining {
+            shapes: Vec::new(),
+            ids: FastMap::default(),
+            records: Vec::new(),
+        }
+    }
+}
+
+impl<S: std::hash::Hash + Eq + Clone> Joining<S> {
+    fn shape(&mut self, s: S) -> u32 {
+        if let Some(&id) = self.ids.get(&s) {
+            return id;
+        }
+        let id = u32::try_from(self.shapes.len()).unwrap_or(u32::MAX);
+        self.shapes.push(s.clone());
+        self.ids.insert(s, id);
+        id
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -217,9 +268,9 @@ pub struct FactsBuilder {
     x509_by_id: HashMap<String, CertData>,
     x509_by_fp: HashMap<String, CertData>,
     files_by_fuid: HashMap<String, (Option<String>, Option<String>)>,
-    tls: Vec<PendingTls>,
-    http: Vec<PendingHttp>,
-    cert_files: Vec<PendingCertFile>,
+    tls: Joining<TlsShape>,
+    http: Joining<HttpShape>,
+    cert_files: Joining<CertShape>,
     wanted_uids: FastMap<String, Option<f64>>,
     wanted_tuples: FastMap<Tuple, Vec<f64>>,
     /// Cap on `conns.len()`; 0 stands for [`MAX_DESTINATIONS`].
@@ -489,34 +540,36 @@ impl FactsBuilder {
                 f.tx_hosts.first().copied()
             }
         });
-        let uids: Vec<String> = f.uids.iter().map(|u| u.to_string()).collect();
-        for u in &uids {
-            self.wanted_uids.entry(u.clone()).or_insert(None);
+        for u in &f.uids {
+            if !self.wanted_uids.contains_key(u.as_ref()) {
+                self.wanted_uids.insert(u.to_string(), None);
+            }
         }
-        if uids.is_empty()
+        if f.uids.is_empty()
             && let Some(t) = tuple(&f.id)
         {
             self.wanted_tuples.entry(t).or_default();
         }
-        self.cert_files.push(PendingCertFile {
-            ts: f.ts,
-            uids,
-            id: f.id,
+        let shape = self.cert_files.shape(CertShape {
             server,
             sha1,
             sha256,
-            location: location.clone(),
         });
+        self.cert_files.records.push(joins::Waiting::new(
+            shape,
+            f.ts,
+            f.uids.iter().map(|u| u.as_ref()),
+            tuple(&f.id),
+            location,
+        ));
     }
 
     fn tls(&mut self, t: &Tls<'_>, location: &Location) {
         self.seen_ts(t.ts);
-        let uid = owned(&t.uid);
-        self.want(uid.as_deref(), &t.id);
-        self.tls.push(PendingTls {
-            ts: t.ts,
-            uid,
-            id: t.id,
+        self.want(t.uid.as_deref(), &t.id);
+        let shape = self.tls.shape(TlsShape {
+            server: t.id.resp_h,
+            port: t.id.resp_p,
             sni: t.server_name.as_deref().and_then(normalize_name),
             version: owned(&t.version),
             status: owned(&t.validation_status),
@@ -524,28 +577,40 @@ impl FactsBuilder {
             chain: t.cert_chain.iter().map(|c| c.trim().to_string()).collect(),
             subject: owned(&t.subject),
             issuer: owned(&t.issuer),
-            location: location.clone(),
         });
+        self.tls.records.push(joins::Waiting::new(
+            shape,
+            t.ts,
+            t.uid.as_deref(),
+            tuple(&t.id),
+            location,
+        ));
     }
 
     fn http(&mut self, h: &Http<'_>, location: &Location) {
         self.seen_ts(h.ts);
-        let uid = owned(&h.uid);
-        self.want(uid.as_deref(), &h.id);
-        self.http.push(PendingHttp {
-            ts: h.ts,
-            uid,
-            id: h.id,
+        self.want(h.uid.as_deref(), &h.id);
+        let shape = self.http.shape(HttpShape {
+            server: h.id.resp_h,
+            port: h.id.resp_p,
             host: h.host.as_deref().and_then(normalize_host),
             method: owned(&h.method),
             uri: owned(&h.uri),
-            location: location.clone(),
         });
+        self.http.records.push(joins::Waiting::new(
+            shape,
+            h.ts,
+            h.uid.as_deref(),
+            tuple(&h.id),
+            location,
+        ));
     }
 
     fn want(&mut self, uid: Option<&str>, id: &Endpoints) {
-        if let Some(u) = uid {
-            self.wanted_uids.entry(u.to_string()).or_insert(None);
+        if let Some(u) = uid
+            && !self.wanted_uids.contains_key(u)
+        {
+            self.wanted_uids.insert(u.to_string(), None);
         }
         if let Some(t) = tuple(id) {
             self.wanted_tuples.entry(t).or_default();
@@ -607,13 +672,14 @@ impl FactsBuilder {
         others.into_iter().map(|(_, r, l)| (r, l)).collect()
     }
 
-    fn join_time(&self, uids: &[&str], id: &Endpoints, own: Option<f64>) -> f64 {
-        for u in uids {
-            if let Some(Some(t)) = self.wanted_uids.get(*u) {
+    fn join_time(&self, w: &joins::Waiting) -> f64 {
+        let own = w.ts;
+        for u in &w.uids {
+            if let Some(Some(t)) = self.wanted_uids.get(&**u) {
                 return *t;
             }
         }
-        if let Some(tp) = tuple(id)
+        if let Some(tp) = w.tuple
             && let Some(times) = self.wanted_tuples.get(&tp)
         {
             let mine = time(own);
@@ -660,6 +726,48 @@ impl FactsBuilder {
         cert
     }
 
+    /// The certificate side of a TLS shape: its chain joined to x509.log and files.log, and the
+    /// leaf's subject, issuer and DNS names.
+    fn tls_content(&self, p: &TlsShape) -> TlsContent {
+        let chain: Vec<ChainCert> = p
+            .chain
+            .iter()
+            .map(|e| self.chain_cert(p.chain_kind, e))
+            .collect();
+        let leaf = chain.first();
+        let leaf_subject = p
+            .subject
+            .clone()
+            .or_else(|| leaf.and_then(|c| c.subject.clone()));
+        let leaf_issuer = p
+            .issuer
+            .clone()
+            .or_else(|| leaf.and_then(|c| c.issuer.clone()));
+        let mut leaf_names: Vec<String> = Vec::new();
+        if let Some(cn) = leaf_subject
+            .as_deref()
+            .and_then(|s| dn_attribute(s, "CN"))
+            .and_then(|cn| normalize_name(&cn))
+            .filter(|n| names::valid_domain(n.strip_prefix("*.").unwrap_or(n)))
+        {
+            leaf_names.push(cn.strip_prefix("*.").unwrap_or(&cn).to_string());
+        }
+        for san in leaf.map(|c| c.san_dns.as_slice()).unwrap_or(&[]) {
+            if let Some(n) = normalize_name(san) {
+                let n = n.strip_prefix("*.").unwrap_or(&n).to_string();
+                if names::valid_domain(&n) && !leaf_names.contains(&n) {
+                    leaf_names.push(n);
+                }
+            }
+        }
+        TlsContent {
+            chain,
+            leaf_subject,
+            leaf_issuer,
+            leaf_names,
+        }
+    }
+
     /// Finishes the joins and returns the facts, sorted deterministically.
     pub fn finish(mut self) -> Facts {
         let (uids, tuples) = self.agg.take_joins();
@@ -681,82 +789,90 @@ impl FactsBuilder {
         self.facts.dropped_connections = self.agg.dropped;
         self.facts.timeline = self.agg.timeline();
         self.seen_ts(self.agg.capture_start);
-        let mut tls: Vec<TlsFact> = Vec::with_capacity(self.tls.len());
-        for p in std::mem::take(&mut self.tls) {
-            let uids: Vec<&str> = p.uid.as_deref().into_iter().collect();
-            let t = self.join_time(&uids, &p.id, p.ts);
-            let chain: Vec<ChainCert> = p
-                .chain
-                .iter()
-                .map(|e| self.chain_cert(p.chain_kind, e))
-                .collect();
-            let leaf = chain.first();
-            let leaf_subject = p
-                .subject
-                .clone()
-                .or_else(|| leaf.and_then(|c| c.subject.clone()));
-            let leaf_issuer = p
-                .issuer
-                .clone()
-                .or_else(|| leaf.and_then(|c| c.issuer.clone()));
-            let mut leaf_names: Vec<String> = Vec::new();
-            if let Some(cn) = leaf_subject
-                .as_deref()
-                .and_then(|s| dn_attribute(s, "CN"))
-                .and_then(|cn| normalize_name(&cn))
-                .filter(|n| names::valid_domain(n.strip_prefix("*.").unwrap_or(n)))
-            {
-                leaf_names.push(cn.strip_prefix("*.").unwrap_or(&cn).to_string());
-            }
-            for san in leaf.map(|c| c.san_dns.as_slice()).unwrap_or(&[]) {
-                if let Some(n) = normalize_name(san) {
-                    let n = n.strip_prefix("*.").unwrap_or(&n).to_string();
-                    if names::valid_domain(&n) && !leaf_names.contains(&n) {
-                        leaf_names.push(n);
-                    }
-                }
-            }
+        let waiting = std::mem::take(&mut self.tls.records);
+        let shapes = std::mem::take(&mut self.tls.shapes);
+        let groups = joins::group(
+            waiting,
+            |w| self.join_time(w),
+            |i| shapes.get(i as usize).and_then(|s| s.server),
+            &self.facts.resolver,
+        );
+        let mut content: Vec<Option<TlsContent>> = vec![None; shapes.len()];
+        let mut tls: Vec<TlsFact> = Vec::with_capacity(groups.len());
+        for g in groups {
+            let Some(shape) = shapes.get(g.shape as usize) else {
+                continue;
+            };
+            let c = match content.get_mut(g.shape as usize) {
+                Some(Some(c)) => c.clone(),
+                Some(slot) => slot.insert(self.tls_content(shape)).clone(),
+                None => self.tls_content(shape),
+            };
             tls.push(TlsFact {
-                server: p.id.resp_h,
-                port: p.id.resp_p,
-                t,
-                ts: p.ts,
-                sni: p.sni,
-                version: p.version,
-                validation_status: p.status,
-                leaf_subject,
-                leaf_issuer,
-                leaf_names,
-                chain,
-                first: occurrence(&p.location, p.uid.as_deref()),
+                server: shape.server,
+                port: shape.port,
+                t: g.t,
+                ts: g.first_ts,
+                last_ts: g.last_ts,
+                count: g.count,
+                sni: shape.sni.clone(),
+                version: shape.version.clone(),
+                validation_status: shape.status.clone(),
+                leaf_subject: c.leaf_subject,
+                leaf_issuer: c.leaf_issuer,
+                leaf_names: c.leaf_names,
+                chain: c.chain,
+                first: g.first,
             });
         }
-        let mut http: Vec<HttpFact> = Vec::with_capacity(self.http.len());
-        for p in std::mem::take(&mut self.http) {
-            let uids: Vec<&str> = p.uid.as_deref().into_iter().collect();
-            let t = self.join_time(&uids, &p.id, p.ts);
+        let waiting = std::mem::take(&mut self.http.records);
+        let shapes = std::mem::take(&mut self.http.shapes);
+        let groups = joins::group(
+            waiting,
+            |w| self.join_time(w),
+            |i| shapes.get(i as usize).and_then(|s| s.server),
+            &self.facts.resolver,
+        );
+        let mut http: Vec<HttpFact> = Vec::with_capacity(groups.len());
+        for g in groups {
+            let Some(shape) = shapes.get(g.shape as usize) else {
+                continue;
+            };
             http.push(HttpFact {
-                server: p.id.resp_h,
-                port: p.id.resp_p,
-                t,
-                ts: p.ts,
-                host: p.host,
-                method: p.method,
-                uri: p.uri,
-                first: occurrence(&p.location, p.uid.as_deref()),
+                server: shape.server,
+                port: shape.port,
+                t: g.t,
+                ts: g.first_ts,
+                last_ts: g.last_ts,
+                count: g.count,
+                host: shape.host.clone(),
+                method: shape.method.clone(),
+                uri: shape.uri.clone(),
+                first: g.first,
             });
         }
-        let mut cert_files: Vec<CertFileFact> = Vec::with_capacity(self.cert_files.len());
-        for p in std::mem::take(&mut self.cert_files) {
-            let uids: Vec<&str> = p.uids.iter().map(String::as_str).collect();
-            let t = self.join_time(&uids, &p.id, p.ts);
+        let waiting = std::mem::take(&mut self.cert_files.records);
+        let shapes = std::mem::take(&mut self.cert_files.shapes);
+        let groups = joins::group(
+            waiting,
+            |w| self.join_time(w),
+            |i| shapes.get(i as usize).and_then(|s| s.server),
+            &self.facts.resolver,
+        );
+        let mut cert_files: Vec<CertFileFact> = Vec::with_capacity(groups.len());
+        for g in groups {
+            let Some(shape) = shapes.get(g.shape as usize) else {
+                continue;
+            };
             cert_files.push(CertFileFact {
-                server: p.server,
-                t,
-                ts: p.ts,
-                sha1: p.sha1,
-                sha256: p.sha256,
-                first: occurrence(&p.location, p.uids.first().map(String::as_str)),
+                server: shape.server,
+                t: g.t,
+                ts: g.first_ts,
+                last_ts: g.last_ts,
+                count: g.count,
+                sha1: shape.sha1.clone(),
+                sha256: shape.sha256.clone(),
+                first: g.first,
             });
         }
         let conns = std::mem::take(&mut self.agg).into_facts();
@@ -814,6 +930,7 @@ impl Sink for FactsBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Pos;
 
     #[test]
     fn destinations_past_the_cap_are_counted_once_reported() {
@@ -847,6 +964,80 @@ mod tests {
                  counted but not tracked"
             ]
         );
+    }
+
+    #[test]
+    fn tls_sessions_group_per_shape_and_name_epoch_with_their_connection_times() {
+        let mut b = FactsBuilder::new();
+        let src: std::sync::Arc<str> = std::sync::Arc::from("x.log");
+        let server: IpAddr = "192.0.2.7".parse().unwrap();
+        let dns = |ts: f64, name: &str| Dns {
+            ts: Some(ts),
+            query: Some(name.to_string().into()),
+            qtype_name: Some("A".into()),
+            answers: vec!["192.0.2.7".into()],
+            ..Dns::default()
+        };
+        b.record(
+            Record::Dns(dns(10.0, "a.example")),
+            &Location::line(&src, 1),
+        );
+        b.record(
+            Record::Dns(dns(100.0, "b.example")),
+            &Location::line(&src, 2),
+        );
+        let tls = |ts: f64, uid: &str, line: u64| {
+            (
+                Record::Tls(Tls {
+                    ts: Some(ts),
+                    uid: Some(uid.to_string().into()),
+                    id: Endpoints {
+                        orig_h: "10.0.0.1".parse().ok(),
+                        orig_p: Some(40000 + line as u16),
+                        resp_h: Some(server),
+                        resp_p: Some(443),
+                    },
+                    server_name: Some("a.example".into()),
+                    ..Tls::default()
+                }),
+                Location::line(&src, line),
+            )
+        };
+        // Sessions logged at 120 s, 130 s, 140 s; the first two belong to connections that
+        // began at 50 s and 60 s (before b.example was answered), the third to one at 135 s.
+        for (ts, uid, line) in [(130.0, "C2", 11), (120.0, "C1", 10), (140.0, "C3", 12)] {
+            let (r, l) = tls(ts, uid, line);
+            b.record(r, &l);
+        }
+        for (ts, uid, line) in [(50.0, "C1", 20), (60.0, "C2", 21), (135.0, "C3", 22)] {
+            let conn = Conn {
+                ts: Some(ts),
+                uid: Some(uid.to_string().into()),
+                id: Endpoints {
+                    resp_h: Some(server),
+                    resp_p: Some(443),
+                    ..Endpoints::default()
+                },
+                proto: Some("tcp".into()),
+                ..Conn::default()
+            };
+            b.record(Record::Conn(conn), &Location::line(&src, line));
+        }
+        let facts = b.finish();
+        let got: Vec<(f64, u64, Option<f64>, Option<f64>, Pos)> = facts
+            .tls
+            .iter()
+            .map(|t| (t.t, t.count, t.ts, t.last_ts, t.first.location.pos))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (50.0, 2, Some(120.0), Some(130.0), Pos::Line(10)),
+                (135.0, 1, Some(140.0), Some(140.0), Pos::Line(12)),
+            ]
+        );
+        assert_eq!(facts.resolver.display(server, 50.0), Some("a.example"));
+        assert_eq!(facts.resolver.display(server, 135.0), Some("b.example"));
     }
 
     #[test]

@@ -51,12 +51,12 @@ fn by_registrable(ctx: &Context<'_>) -> BTreeMap<String, Evidence> {
     }
     for t in &ctx.facts.tls {
         if let Some(s) = &t.sni {
-            note(s, "tls_sessions", 1, t.ts, t.ts);
+            note(s, "tls_sessions", t.count, t.ts, t.last_ts);
         }
     }
     for h in &ctx.facts.http {
         if let Some(HostValue::Name(n)) = &h.host {
-            note(n, "http_requests", 1, h.ts, h.ts);
+            note(n, "http_requests", h.count, h.ts, h.last_ts);
         }
     }
     out

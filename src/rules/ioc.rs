@@ -326,7 +326,14 @@ impl Rule for Ioc07 {
                 for h in cert.sha1.iter().chain(cert.sha256.iter()) {
                     for ind in ctx.intel.cert(h) {
                         ev.get_or_insert_with(|| {
-                            record_evidence(ctx, "tls_sessions", t.server, t.port, t.ts, &t.first)
+                            record_evidence(
+                                ctx,
+                                "tls_sessions",
+                                t.server,
+                                t.port,
+                                (t.count, t.ts, t.last_ts),
+                                &t.first,
+                            )
                         })
                         .indicators
                         .insert(matched(ind, h));
@@ -355,7 +362,14 @@ impl Rule for Ioc07 {
             for h in f.sha1.iter().chain(f.sha256.iter()) {
                 for ind in ctx.intel.cert(h) {
                     ev.get_or_insert_with(|| {
-                        record_evidence(ctx, "certificate_files", f.server, None, f.ts, &f.first)
+                        record_evidence(
+                            ctx,
+                            "certificate_files",
+                            f.server,
+                            None,
+                            (f.count, f.ts, f.last_ts),
+                            &f.first,
+                        )
                     })
                     .indicators
                     .insert(matched(ind, h));
@@ -397,7 +411,14 @@ fn http_names<'c>(ctx: &'c Context<'_>) -> impl Iterator<Item = (&'c HttpFact, &
 }
 
 fn http_evidence(ctx: &Context<'_>, h: &HttpFact) -> Evidence {
-    let mut ev = record_evidence(ctx, "http_requests", h.server, h.port, h.ts, &h.first);
+    let mut ev = record_evidence(
+        ctx,
+        "http_requests",
+        h.server,
+        h.port,
+        (h.count, h.ts, h.last_ts),
+        &h.first,
+    );
     if let (Some(m), Some(u)) = (&h.method, &h.uri) {
         ev.details.insert(format!("request: {m} {u}"));
     }

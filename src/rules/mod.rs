@@ -225,7 +225,7 @@ pub fn record_evidence(
     kind: &'static str,
     server: Option<IpAddr>,
     port: Option<u16>,
-    ts: Option<f64>,
+    (count, ts, last): (u64, Option<f64>, Option<f64>),
     first: &Occurrence,
 ) -> Evidence {
     let mut ev = Evidence::default();
@@ -236,7 +236,7 @@ pub fn record_evidence(
     if let Some(p) = port {
         ev.server_ports.insert(p);
     }
-    ev.seen(kind, 1, ts, ts);
+    ev.seen(kind, count, ts, last);
     ev.occurrence(ts, first.clone());
     ev
 }

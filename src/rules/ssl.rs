@@ -29,7 +29,14 @@ fn tls_whitelisted(ctx: &Context<'_>, t: &TlsFact) -> bool {
 }
 
 fn tls_evidence(ctx: &Context<'_>, t: &TlsFact) -> Evidence {
-    let mut ev = record_evidence(ctx, "tls_sessions", t.server, t.port, t.ts, &t.first);
+    let mut ev = record_evidence(
+        ctx,
+        "tls_sessions",
+        t.server,
+        t.port,
+        (t.count, t.ts, t.last_ts),
+        &t.first,
+    );
     if let Some(s) = &t.sni {
         ev.details.insert(format!("sni: {s}"));
     }
