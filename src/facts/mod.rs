@@ -1024,7 +1024,8 @@ mod tests {
             b.record(Record::Conn(conn), &Location::line(&src, line));
         }
         let facts = b.finish();
-        let got: Vec<(f64, u64, Option<f64>, Option<f64>, Pos)> = facts
+        type Seen = (f64, u64, Option<f64>, Option<f64>, Pos);
+        let got: Vec<Seen> = facts
             .tls
             .iter()
             .map(|t| (t.t, t.count, t.ts, t.last_ts, t.first.location.pos))
