@@ -47,8 +47,8 @@ pub fn order_of(rank: usize, pos: Pos) -> u64 {
 #[derive(Clone, Copy)]
 pub(super) struct ConnCtx<'a> {
     pub resolver: &'a Resolver,
-    pub wanted_uids: &'a FastMap<String, Option<f64>>,
-    pub wanted_tuples: &'a FastMap<Tuple, Vec<f64>>,
+    pub wanted_uids: &'a FastMap<Box<str>, u32>,
+    pub wanted_tuples: &'a FastMap<Tuple, u32>,
     pub cap: usize,
 }
 
@@ -81,8 +81,11 @@ pub(super) struct ConnAgg {
     pub dropped: u64,
     /// Order and location of the first connection not tracked because of the cap.
     first_drop: Option<(u64, Location)>,
-    uid_times: FastMap<String, (u64, f64)>,
-    tuple_times: FastMap<Tuple, Vec<(u64, f64)>>,
+    /// Per wanted uid slot, the order and time of its first connection (`u64::MAX`: none yet);
+    /// empty until a wanted uid is seen.
+    uid_times: Vec<(u64, f64)>,
+    /// Per wanted 4-tuple slot, the orders and times of its connections.
+    tuple_times: FastMap<u32, Vec<(u64, f64)>>,
 }
 
 impl ConnAgg {
@@ -127,22 +130,23 @@ impl ConnAgg {
         }
         if !ctx.wanted_uids.is_empty()
             && let Some(uid) = c.uid.as_deref()
-            && ctx.wanted_uids.contains_key(uid)
+            && let Some(&slot) = ctx.wanted_uids.get(uid)
         {
-            let t = time(c.ts);
-            match self.uid_times.get_mut(uid) {
-                Some(slot) if order < slot.0 => *slot = (order, t),
-                Some(_) => {}
-                None => {
-                    self.uid_times.insert(uid.to_string(), (order, t));
-                }
+            if self.uid_times.len() < ctx.wanted_uids.len() {
+                self.uid_times
+                    .resize(ctx.wanted_uids.len(), (u64::MAX, f64::NEG_INFINITY));
+            }
+            if let Some(e) = self.uid_times.get_mut(slot as usize)
+                && order < e.0
+            {
+                *e = (order, time(c.ts));
             }
         }
         if !ctx.wanted_tuples.is_empty()
             && let Some(t) = tuple(&c.id)
-            && ctx.wanted_tuples.contains_key(&t)
+            && let Some(&slot) = ctx.wanted_tuples.get(&t)
         {
-            let v = self.tuple_times.entry(t).or_default();
+            let v = self.tuple_times.entry(slot).or_default();
             // Keep the earliest by order (a thread may read several files interleaved).
             if v.len() >= 2 * MAX_TUPLE_TIMES {
                 v.sort_by_key(|(o, _)| *o);
@@ -251,13 +255,13 @@ impl ConnAgg {
         {
             self.first_drop = Some((o, loc));
         }
-        for (uid, (o, t)) in other.uid_times {
-            match self.uid_times.get_mut(&uid) {
-                Some(slot) if o < slot.0 => *slot = (o, t),
-                Some(_) => {}
-                None => {
-                    self.uid_times.insert(uid, (o, t));
-                }
+        if self.uid_times.len() < other.uid_times.len() {
+            self.uid_times
+                .resize(other.uid_times.len(), (u64::MAX, f64::NEG_INFINITY));
+        }
+        for (mine, theirs) in self.uid_times.iter_mut().zip(other.uid_times) {
+            if theirs.0 < mine.0 {
+                *mine = theirs;
             }
         }
         for (tp, times) in other.tuple_times {
@@ -316,11 +320,12 @@ impl ConnAgg {
         })
     }
 
-    /// The first connection time of each wanted uid, and the first times of each wanted 4-tuple.
-    pub fn take_joins(&mut self) -> (FastMap<String, f64>, FastMap<Tuple, Vec<f64>>) {
+    /// Per wanted uid slot, the time of its first connection; per wanted 4-tuple slot, the times
+    /// of its first connections.
+    pub fn take_joins(&mut self) -> (Vec<Option<f64>>, FastMap<u32, Vec<f64>>) {
         let uids = std::mem::take(&mut self.uid_times)
             .into_iter()
-            .map(|(u, (_, t))| (u, t))
+            .map(|(o, t)| (o != u64::MAX).then_some(t))
             .collect();
         let tuples = std::mem::take(&mut self.tuple_times)
             .into_iter()

@@ -22,23 +22,27 @@ use std::net::IpAddr;
 pub(super) struct Waiting {
     pub shape: u32,
     pub ts: Option<f64>,
-    pub uids: Box<[Box<str>]>,
+    /// Slots of its uids (see `FactsBuilder::want_uid`), the first named in its occurrence.
+    pub uids: Box<[u32]>,
+    pub uid: Option<Box<str>>,
     pub tuple: Option<Tuple>,
     pub location: Location,
 }
 
 impl Waiting {
-    pub fn new<'u>(
+    pub fn new(
         shape: u32,
         ts: Option<f64>,
-        uids: impl IntoIterator<Item = &'u str>,
+        uids: impl IntoIterator<Item = u32>,
+        uid: Option<&str>,
         tuple: Option<Tuple>,
         location: &Location,
     ) -> Waiting {
         Waiting {
             shape,
             ts,
-            uids: uids.into_iter().map(Box::from).collect(),
+            uids: uids.into_iter().collect(),
+            uid: uid.map(Box::from),
             tuple,
             location: location.clone(),
         }
@@ -81,7 +85,7 @@ pub(super) fn group(
         let epoch = server(w.shape).map_or(0, |ip| resolver.epoch(ip, t));
         let occ = Occurrence {
             location: w.location,
-            uid: w.uids.first().map(|u| u.to_string()),
+            uid: w.uid.map(String::from),
         };
         match index
             .get(&(w.shape, epoch))

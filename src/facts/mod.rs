@@ -271,8 +271,14 @@ pub struct FactsBuilder {
     tls: Joining<TlsShape>,
     http: Joining<HttpShape>,
     cert_files: Joining<CertShape>,
-    wanted_uids: FastMap<String, Option<f64>>,
-    wanted_tuples: FastMap<Tuple, Vec<f64>>,
+    /// Uids that records wait for, each with its slot.
+    wanted_uids: FastMap<Box<str>, u32>,
+    /// 4-tuples that records wait for, each with its slot.
+    wanted_tuples: FastMap<Tuple, u32>,
+    /// Per uid slot, the ts of its connection (after the conn phase).
+    uid_times: Vec<Option<f64>>,
+    /// Per 4-tuple slot, the ts of its first connections (after the conn phase).
+    tuple_times: FastMap<u32, Vec<f64>>,
     /// Cap on `conns.len()`; 0 stands for [`MAX_DESTINATIONS`].
     max_destinations: usize,
 }
@@ -540,15 +546,11 @@ impl FactsBuilder {
                 f.tx_hosts.first().copied()
             }
         });
-        for u in &f.uids {
-            if !self.wanted_uids.contains_key(u.as_ref()) {
-                self.wanted_uids.insert(u.to_string(), None);
-            }
-        }
+        let uids: Vec<u32> = f.uids.iter().map(|u| self.want_uid(u)).collect();
         if f.uids.is_empty()
             && let Some(t) = tuple(&f.id)
         {
-            self.wanted_tuples.entry(t).or_default();
+            self.want_tuple(t);
         }
         let shape = self.cert_files.shape(CertShape {
             server,
@@ -558,7 +560,8 @@ impl FactsBuilder {
         self.cert_files.records.push(joins::Waiting::new(
             shape,
             f.ts,
-            f.uids.iter().map(|u| u.as_ref()),
+            uids,
+            f.uids.first().map(|u| u.as_ref()),
             tuple(&f.id),
             location,
         ));
@@ -566,7 +569,7 @@ impl FactsBuilder {
 
     fn tls(&mut self, t: &Tls<'_>, location: &Location) {
         self.seen_ts(t.ts);
-        self.want(t.uid.as_deref(), &t.id);
+        let uid = self.want(t.uid.as_deref(), &t.id);
         let shape = self.tls.shape(TlsShape {
             server: t.id.resp_h,
             port: t.id.resp_p,
@@ -581,6 +584,7 @@ impl FactsBuilder {
         self.tls.records.push(joins::Waiting::new(
             shape,
             t.ts,
+            uid,
             t.uid.as_deref(),
             tuple(&t.id),
             location,
@@ -589,7 +593,7 @@ impl FactsBuilder {
 
     fn http(&mut self, h: &Http<'_>, location: &Location) {
         self.seen_ts(h.ts);
-        self.want(h.uid.as_deref(), &h.id);
+        let uid = self.want(h.uid.as_deref(), &h.id);
         let shape = self.http.shape(HttpShape {
             server: h.id.resp_h,
             port: h.id.resp_p,
@@ -600,21 +604,33 @@ impl FactsBuilder {
         self.http.records.push(joins::Waiting::new(
             shape,
             h.ts,
+            uid,
             h.uid.as_deref(),
             tuple(&h.id),
             location,
         ));
     }
 
-    fn want(&mut self, uid: Option<&str>, id: &Endpoints) {
-        if let Some(u) = uid
-            && !self.wanted_uids.contains_key(u)
-        {
-            self.wanted_uids.insert(u.to_string(), None);
+    fn want_uid(&mut self, uid: &str) -> u32 {
+        if let Some(&slot) = self.wanted_uids.get(uid) {
+            return slot;
         }
+        let slot = u32::try_from(self.wanted_uids.len()).unwrap_or(u32::MAX);
+        self.wanted_uids.insert(Box::from(uid), slot);
+        slot
+    }
+
+    fn want_tuple(&mut self, t: Tuple) {
+        let next = u32::try_from(self.wanted_tuples.len()).unwrap_or(u32::MAX);
+        self.wanted_tuples.entry(t).or_insert(next);
+    }
+
+    /// Registers what a TLS or HTTP record waits for; returns its uid's slot.
+    fn want(&mut self, uid: Option<&str>, id: &Endpoints) -> Option<u32> {
         if let Some(t) = tuple(id) {
-            self.wanted_tuples.entry(t).or_default();
+            self.want_tuple(t);
         }
+        uid.map(|u| self.want_uid(u))
     }
 
     fn conn_ctx(&self) -> conns::ConnCtx<'_> {
@@ -674,13 +690,14 @@ impl FactsBuilder {
 
     fn join_time(&self, w: &joins::Waiting) -> f64 {
         let own = w.ts;
-        for u in &w.uids {
-            if let Some(Some(t)) = self.wanted_uids.get(&**u) {
+        for &slot in &w.uids {
+            if let Some(Some(t)) = self.uid_times.get(slot as usize) {
                 return *t;
             }
         }
         if let Some(tp) = w.tuple
-            && let Some(times) = self.wanted_tuples.get(&tp)
+            && let Some(slot) = self.wanted_tuples.get(&tp)
+            && let Some(times) = self.tuple_times.get(slot)
         {
             let mine = time(own);
             let nearest = times.iter().copied().min_by(|a, b| {
@@ -771,18 +788,8 @@ impl FactsBuilder {
     /// Finishes the joins and returns the facts, sorted deterministically.
     pub fn finish(mut self) -> Facts {
         let (uids, tuples) = self.agg.take_joins();
-        for (u, t) in uids {
-            if let Some(slot) = self.wanted_uids.get_mut(&u)
-                && slot.is_none()
-            {
-                *slot = Some(t);
-            }
-        }
-        for (tp, times) in tuples {
-            if let Some(v) = self.wanted_tuples.get_mut(&tp) {
-                v.extend(times);
-            }
-        }
+        self.uid_times = uids;
+        self.tuple_times = tuples;
         if let Some(d) = self.agg.cap_diagnostic() {
             self.diagnostic(d);
         }
