@@ -155,11 +155,16 @@ pub fn load_all(
     let mut ib = IntelBuilder::new();
     let mut wb = WhitelistBuilder::new();
     let mut errors = Vec::new();
-    if defaults && let Err(e) = super::defaults::load_defaults(&mut ib, &mut wb) {
-        errors.push(e);
+    let mut inputs = Vec::new();
+    if defaults {
+        inputs.extend(super::defaults::ioc_inputs());
+        if let Err(e) = super::defaults::load_default_whitelist(&mut wb) {
+            errors.push(e);
+        }
     }
-    for p in iocs {
-        if let Err(e) = load_any(p, format, &mut ib) {
+    inputs.extend(iocs.iter().map(|p| IocInput::Path(p)));
+    for r in load_inputs(&inputs, format, &mut ib) {
+        if let Err(e) = r {
             errors.push(e);
         }
     }
@@ -173,6 +178,110 @@ pub fn load_all(
         whitelist: wb.build(),
         errors,
     }
+}
+
+/// One indicator input for [`load_inputs`].
+#[derive(Clone, Copy, Debug)]
+pub enum IocInput<'a> {
+    /// A file, in the caller's format or detected.
+    Path(&'a Path),
+    /// Text already in memory (the shipped defaults), named `name` in locations, in `format`.
+    Text {
+        name: &'a str,
+        text: &'a str,
+        format: IocFormat,
+    },
+}
+
+impl IocInput<'_> {
+    /// Bytes to parse, to share the work out evenly (0 when unknown).
+    fn weight(&self) -> u64 {
+        match self {
+            IocInput::Path(p) => std::fs::metadata(p).map_or(0, |m| m.len()),
+            IocInput::Text { text, .. } => text.len() as u64,
+        }
+    }
+
+    fn load(&self, format: Option<IocFormat>, b: &mut IntelBuilder) -> anyhow::Result<IocFormat> {
+        match *self {
+            IocInput::Path(p) => load_any(p, format, b),
+            IocInput::Text { name, text, format } => {
+                parse_text(&Arc::from(name), text, Some(format), b)
+            }
+        }
+    }
+}
+
+/// Most threads [`load_inputs`] starts.
+const MAX_THREADS: usize = 8;
+
+/// Loads every input into `b` and returns each one's outcome, in input order. Inputs are
+/// shared out in contiguous runs of about equal size over the available cores, each run parsed
+/// into its own builder, and the builders merged in input order ([`IntelBuilder::merge`]): the
+/// built store, its stats and every export are the same as loading one input after another.
+pub fn load_inputs(
+    inputs: &[IocInput<'_>],
+    format: Option<IocFormat>,
+    b: &mut IntelBuilder,
+) -> Vec<anyhow::Result<IocFormat>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_THREADS)
+        .min(inputs.len());
+    if threads <= 1 {
+        return inputs.iter().map(|i| i.load(format, b)).collect();
+    }
+    let weights: Vec<u64> = inputs.iter().map(IocInput::weight).collect();
+    let runs = split_runs(&weights, threads);
+    let parts: Vec<(IntelBuilder, Vec<anyhow::Result<IocFormat>>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = runs
+            .iter()
+            .map(|run| {
+                let run = inputs.get(run.clone()).unwrap_or_default();
+                s.spawn(move || {
+                    let mut pb = IntelBuilder::new();
+                    let res: Vec<_> = run.iter().map(|i| i.load(format, &mut pb)).collect();
+                    (pb, res)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(part) => part,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    let mut results = Vec::with_capacity(inputs.len());
+    for (pb, res) in parts {
+        b.merge(pb);
+        results.extend(res);
+    }
+    results
+}
+
+/// Cuts `0..weights.len()` into at most `n` contiguous, non-empty runs of about equal weight.
+fn split_runs(weights: &[u64], n: usize) -> Vec<std::ops::Range<usize>> {
+    let total: u64 = weights.iter().sum();
+    let n = n.clamp(1, weights.len().max(1));
+    let mut runs = Vec::with_capacity(n);
+    let mut start = 0;
+    let mut acc = 0u64;
+    for (i, w) in weights.iter().enumerate() {
+        acc = acc.saturating_add(*w);
+        let cut = total.saturating_mul(runs.len() as u64 + 1) / n as u64;
+        let left = weights.len() - (i + 1);
+        let runs_left = n - runs.len() - 1;
+        if runs.len() + 1 < n && (acc >= cut || left == runs_left) && left >= runs_left {
+            runs.push(start..i + 1);
+            start = i + 1;
+        }
+    }
+    if start < weights.len() {
+        runs.push(start..weights.len());
+    }
+    runs
 }
 
 /// Loads an indicator file in `format`, or the detected format; returns the format used.
@@ -193,14 +302,25 @@ pub fn parse_any(
     b: &mut IntelBuilder,
 ) -> anyhow::Result<IocFormat> {
     let text = read_text(r, &source)?;
-    let fmt = format.unwrap_or_else(|| detect(&text));
+    parse_text(&source, &text, format, b)
+}
+
+/// Parses an indicator document held in memory, in `format` or the detected format.
+pub fn parse_text(
+    source: &Arc<str>,
+    text: &str,
+    format: Option<IocFormat>,
+    b: &mut IntelBuilder,
+) -> anyhow::Result<IocFormat> {
+    let source = Arc::clone(source);
+    let fmt = format.unwrap_or_else(|| detect(text));
     match fmt {
-        IocFormat::Tinycheck => tinycheck::parse_iocs_str(&source, &text, b)?,
+        IocFormat::Tinycheck => tinycheck::parse_iocs_str(&source, text, b)?,
         IocFormat::Echap => echap::parse_reader(source, text.as_bytes(), b)?,
-        IocFormat::Zeek => zeek::parse_str(&source, &text, b),
+        IocFormat::Zeek => zeek::parse_str(&source, text, b),
         IocFormat::Misp => misp::parse_reader(source, text.as_bytes(), b)?,
         IocFormat::Stix => stix::parse_reader(source, text.as_bytes(), b)?,
-        IocFormat::Plain => plain::parse_str(&source, &text, b),
+        IocFormat::Plain => plain::parse_str(&source, text, b),
         IocFormat::Csv => csvlist::parse_reader(source, text.as_bytes(), b)?,
     }
     Ok(fmt)

@@ -21,14 +21,16 @@ pub mod tinycheck;
 pub mod zeek;
 
 pub use export::{ExportFormat, ExportSummary, export, stats};
-pub use formats::{IocFormat, Loaded, load_all, load_any, parse_any};
+pub use formats::{IocFormat, IocInput, Loaded, load_all, load_any, load_inputs, parse_any};
 
 use crate::model::{Diagnostic, Location};
 use crate::names::{self, normalize_name, parse_addr, valid_domain, valid_label};
+use hashbrown::HashTable;
 use ipnetwork::IpNetwork;
 use prefix::PrefixTable;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -308,9 +310,9 @@ pub struct IntelBuilder {
     /// The (source, type) run being counted, flushed into `stats.per_source` when it changes
     /// (files load one after another, so this avoids a map lookup per entry).
     run: Option<(Arc<str>, IocType, u64)>,
-    /// Per type (indexed by `IocType as usize`): value -> position in `indicators`. These maps
-    /// become the store's lookup maps in [`IntelBuilder::build`] without rehashing.
-    index: [FastMap<String, usize>; IocType::ALL.len()],
+    /// Per type (indexed by `IocType as usize`): positions in `indicators`, hashed by value.
+    /// These become the store's lookup tables in [`IntelBuilder::build`] without rehashing.
+    index: [ValueIndex; IocType::ALL.len()],
     indicators: Vec<Indicator>,
     to_delete: Vec<String>,
     stats: IntelStats,
@@ -379,18 +381,17 @@ impl IntelBuilder {
                 .map(|t| t.trim().to_lowercase())
                 .filter(|t| !t.is_empty()),
         };
-        let Some(map) = self.index.get_mut(kind as usize) else {
+        let Some(index) = self.index.get_mut(kind as usize) else {
             return false;
         };
-        match map.entry(value) {
-            std::collections::hash_map::Entry::Occupied(e) => {
-                if let Some(ind) = self.indicators.get_mut(*e.get()) {
+        match index.find(&self.indicators, &value) {
+            Some(i) => {
+                if let Some(ind) = self.indicators.get_mut(i) {
                     ind.provenance.push(prov);
                 }
             }
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let value = e.key().clone();
-                e.insert(self.indicators.len());
+            None => {
+                index.insert(&value, self.indicators.len());
                 self.indicators.push(Indicator {
                     kind,
                     value,
@@ -399,6 +400,62 @@ impl IntelBuilder {
             }
         }
         true
+    }
+
+    /// Takes in everything `later` collected, as if its files had been loaded into `self` after
+    /// the ones already here: rejected entries keep that order, and the built store is the same
+    /// as sequential loading gives (indicators and their provenance are sorted by `build`). The
+    /// smaller side's indicators are re-inserted into the larger side's maps.
+    pub fn merge(&mut self, mut later: IntelBuilder) {
+        self.flush_run();
+        later.flush_run();
+        let later_is_larger = later.indicators.len() > self.indicators.len();
+        if later_is_larger {
+            std::mem::swap(self, &mut later);
+        }
+        let other = later;
+        for ind in other.indicators {
+            self.insert_indicator(ind);
+        }
+        self.to_delete.extend(other.to_delete);
+        let IntelStats {
+            per_source,
+            mut invalid,
+            deleted,
+            unsupported,
+            ..
+        } = other.stats;
+        for (k, n) in per_source {
+            *self.stats.per_source.entry(k).or_default() += n;
+        }
+        for (k, n) in unsupported {
+            *self.stats.unsupported.entry(k).or_default() += n;
+        }
+        self.stats.deleted += deleted;
+        if later_is_larger {
+            invalid.append(&mut self.stats.invalid);
+            self.stats.invalid = invalid;
+        } else {
+            self.stats.invalid.append(&mut invalid);
+        }
+    }
+
+    /// Adds a whole indicator (its provenance appended when the key is already known).
+    fn insert_indicator(&mut self, ind: Indicator) {
+        let Some(index) = self.index.get_mut(ind.kind as usize) else {
+            return;
+        };
+        match index.find(&self.indicators, &ind.value) {
+            Some(i) => {
+                if let Some(have) = self.indicators.get_mut(i) {
+                    have.provenance.extend(ind.provenance);
+                }
+            }
+            None => {
+                index.insert(&ind.value, self.indicators.len());
+                self.indicators.push(ind);
+            }
+        }
     }
 
     /// Records a rejected entry.
@@ -505,52 +562,100 @@ impl IntelBuilder {
             stats: self.stats,
             ..Intel::default()
         };
-        // The builder's maps become the lookup maps: only their positions change.
-        let mut maps = self.index.map(|mut m| {
-            m.retain(|_, v| match rank.get(*v) {
-                Some(&r) if r != usize::MAX => {
-                    *v = r;
-                    true
-                }
-                _ => false,
-            });
-            m
+        // The builder's tables become the lookup tables: only their positions change.
+        intel.index = self.index.map(|mut t| {
+            t.remap(&rank);
+            t
         });
-        let mut take = |k: IocType| {
-            maps.get_mut(k as usize)
-                .map(std::mem::take)
-                .unwrap_or_default()
-        };
-        intel.domains = take(IocType::Domain);
-        intel.freedns = take(IocType::Freedns);
-        intel.tlds = take(IocType::Tld);
-        intel.ns = take(IocType::Ns);
-        intel.hashes = take(IocType::Sha1cert);
-        intel.hashes.extend(take(IocType::Sha256cert));
-        for k in [IocType::Ip4addr, IocType::Ip6addr] {
-            for (v, r) in take(k) {
-                if let Some(ip) = parse_addr(&v) {
-                    intel.addrs.insert(ip, r);
-                }
-            }
-        }
-        for (v, r) in take(IocType::Cidr) {
-            if let Some(net) = parse_cidr(&v) {
-                intel.nets.insert(net, r);
-            }
-        }
-        let mut slots: Vec<Option<Indicator>> = self.indicators.into_iter().map(Some).collect();
+        let mut per_type = [0u64; IocType::ALL.len()];
         let mut sorted = Vec::with_capacity(order.len());
         for &i in &order {
-            if let Some(mut ind) = slots.get_mut(i).and_then(Option::take) {
+            let Some(ind) = self.indicators.get_mut(i) else {
+                continue;
+            };
+            let mut ind = Indicator {
+                kind: ind.kind,
+                value: std::mem::take(&mut ind.value),
+                provenance: std::mem::take(&mut ind.provenance),
+            };
+            if ind.provenance.len() > 1 {
                 ind.provenance.sort();
                 ind.provenance.dedup();
-                *intel.stats.per_type.entry(ind.kind).or_default() += 1;
-                sorted.push(ind);
+            }
+            if let Some(n) = per_type.get_mut(ind.kind as usize) {
+                *n += 1;
+            }
+            let r = sorted.len();
+            match ind.kind {
+                IocType::Ip4addr | IocType::Ip6addr => {
+                    if let Some(ip) = parse_addr(&ind.value) {
+                        intel.addrs.insert(ip, r);
+                    }
+                }
+                IocType::Cidr => {
+                    if let Some(net) = parse_cidr(&ind.value) {
+                        intel.nets.insert(net, r);
+                    }
+                }
+                _ => {}
+            }
+            sorted.push(ind);
+        }
+        for (k, n) in IocType::ALL.into_iter().zip(per_type) {
+            if n > 0 {
+                intel.stats.per_type.insert(k, n);
             }
         }
         intel.indicators = sorted;
         intel
+    }
+}
+
+/// Positions in an indicator list, hashed by the indicator's value: a value -> position map
+/// that keeps no copy of the value (the indicator holds it), only its hash, so growing the table
+/// never reads the values again. Every method takes the list the positions point into.
+#[derive(Debug, Default)]
+struct ValueIndex {
+    /// (hash of the value, position).
+    table: HashTable<(u64, usize)>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl ValueIndex {
+    fn hash(&self, value: &str) -> u64 {
+        self.hasher.hash_one(value)
+    }
+
+    /// The position of `value`.
+    fn find(&self, inds: &[Indicator], value: &str) -> Option<usize> {
+        let h = self.hash(value);
+        self.table
+            .find(h, |&(eh, i)| {
+                eh == h && inds.get(i).is_some_and(|x| x.value == value)
+            })
+            .map(|&(_, i)| i)
+    }
+
+    /// Records `pos` (the position `value` will have) for a value not yet present.
+    fn insert(&mut self, value: &str, pos: usize) {
+        let h = self.hash(value);
+        self.table.insert_unique(h, (h, pos), |&(eh, _)| eh);
+    }
+
+    /// Makes room for `n` more values.
+    fn reserve(&mut self, n: usize) {
+        self.table.reserve(n, |&(eh, _)| eh);
+    }
+
+    /// Moves every position `p` to `rank[p]`, dropping those ranked `usize::MAX`.
+    fn remap(&mut self, rank: &[usize]) {
+        self.table.retain(|(_, v)| match rank.get(*v) {
+            Some(&r) if r != usize::MAX => {
+                *v = r;
+                true
+            }
+            _ => false,
+        });
     }
 }
 
@@ -563,11 +668,9 @@ pub struct Intel {
     indicators: Vec<Indicator>,
     addrs: FastMap<IpAddr, usize>,
     nets: PrefixTable<usize>,
-    domains: FastMap<String, usize>,
-    freedns: FastMap<String, usize>,
-    tlds: FastMap<String, usize>,
-    ns: FastMap<String, usize>,
-    hashes: FastMap<String, usize>,
+    /// Per type (indexed by `IocType as usize`): positions in `indicators` by value (the
+    /// address and network types are looked up through `addrs` and `nets` instead).
+    index: [ValueIndex; IocType::ALL.len()],
     stats: IntelStats,
 }
 
@@ -584,6 +687,23 @@ impl Intel {
 
     fn get(&self, idx: &usize) -> impl Iterator<Item = &Indicator> {
         self.indicators.get(*idx).into_iter()
+    }
+
+    /// The indicator of type `kind` whose value is `value`.
+    fn find(&self, kind: IocType, value: &str) -> Option<&Indicator> {
+        self.index
+            .get(kind as usize)?
+            .find(&self.indicators, value)
+            .and_then(|i| self.indicators.get(i))
+    }
+
+    /// Indicators of type `kind` whose value is `name` or one of its parent domains (only the
+    /// strict parents unless `include_self`), most specific first.
+    fn suffix_hits(&self, kind: IocType, name: &str, include_self: bool) -> Vec<&Indicator> {
+        names::suffixes(name)
+            .filter(|s| include_self || s.len() != name.len())
+            .filter_map(|s| self.find(kind, s))
+            .collect()
     }
 
     /// ip4addr/ip6addr indicators equal to `ip` (IOC-01).
@@ -605,44 +725,34 @@ impl Intel {
 
     /// domain indicators that cover `name` (IOC-03/04, SSL-04, IOC-08).
     pub fn domains(&self, name: &str) -> Vec<&Indicator> {
-        lookup_suffixes(&self.domains, name, true)
-            .flat_map(|v| self.get(v))
-            .collect()
+        self.suffix_hits(IocType::Domain, name, true)
     }
 
     /// freedns indicators that `name` is strictly under (IOC-05, IOC-09).
     pub fn freedns(&self, name: &str) -> Vec<&Indicator> {
-        lookup_suffixes(&self.freedns, name, false)
-            .flat_map(|v| self.get(v))
-            .collect()
+        self.suffix_hits(IocType::Freedns, name, false)
     }
 
     /// tld indicators for `name`'s last label, when it has more than one (IOC-06, IOC-10).
     pub fn tlds(&self, name: &str) -> Vec<&Indicator> {
         match name.rsplit_once('.') {
-            Some((_, tld)) => self
-                .tlds
-                .get(tld)
-                .map(|v| self.get(v).collect())
-                .unwrap_or_default(),
+            Some((_, tld)) => self.find(IocType::Tld, tld).into_iter().collect(),
             None => Vec::new(),
         }
     }
 
     /// ns indicators that the nameserver `name` is strictly under (ACT-01).
     pub fn ns(&self, name: &str) -> Vec<&Indicator> {
-        lookup_suffixes(&self.ns, name, false)
-            .flat_map(|v| self.get(v))
-            .collect()
+        self.suffix_hits(IocType::Ns, name, false)
     }
 
     /// sha1cert/sha256cert indicators equal to `hex` (IOC-07); the length picks the type.
     pub fn cert(&self, hex: &str) -> Vec<&Indicator> {
         let h = hex.trim().to_ascii_lowercase();
-        self.hashes
-            .get(&h)
-            .map(|v| self.get(v).collect())
-            .unwrap_or_default()
+        [IocType::Sha1cert, IocType::Sha256cert]
+            .into_iter()
+            .filter_map(|k| self.find(k, &h))
+            .collect()
     }
 
     /// Number of snort rules loaded (accepted, never evaluated).
@@ -653,16 +763,6 @@ impl Intel {
             .copied()
             .unwrap_or(0)
     }
-}
-
-fn lookup_suffixes<'m>(
-    map: &'m FastMap<String, usize>,
-    name: &'m str,
-    include_self: bool,
-) -> impl Iterator<Item = &'m usize> + 'm {
-    names::suffixes(name)
-        .filter(move |s| include_self || s.len() != name.len())
-        .filter_map(move |s| map.get(s))
 }
 
 /// One whitelist entry.
