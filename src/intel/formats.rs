@@ -353,6 +353,16 @@ mod tests {
     }
 
     #[test]
+    fn runs_are_contiguous_balanced_and_cover_everything() {
+        assert_eq!(split_runs(&[10, 10, 10, 10], 2), vec![0..2, 2..4]);
+        assert_eq!(split_runs(&[100, 1, 1, 1], 2), vec![0..1, 1..4]);
+        assert_eq!(split_runs(&[1, 1, 1, 100], 2), vec![0..3, 3..4]);
+        assert_eq!(split_runs(&[0, 0, 0], 2), vec![0..1, 1..3]);
+        assert_eq!(split_runs(&[5], 4), vec![0..1]);
+        assert_eq!(split_runs(&[1, 2, 3, 4, 5, 6], 3), vec![0..4, 4..5, 5..6]);
+    }
+
+    #[test]
     fn load_all_keeps_going_past_an_unreadable_file() {
         let missing = std::path::PathBuf::from("/nonexistent/iocs.json");
         let l = load_all(
