@@ -75,6 +75,9 @@ fn main() {
     );
     println!("files per format: {per_format:?}");
     if std::env::var_os("LOAD_ONLY").is_some() {
+        let t = Instant::now();
+        drop(intel);
+        println!("drop: {:.3} s", t.elapsed().as_secs_f64());
         return;
     }
     let t = Instant::now();

@@ -21,6 +21,8 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 /// The indicator formats captriage reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -194,14 +196,6 @@ pub enum IocInput<'a> {
 }
 
 impl IocInput<'_> {
-    /// Bytes to parse, to share the work out evenly (0 when unknown).
-    fn weight(&self) -> u64 {
-        match self {
-            IocInput::Path(p) => std::fs::metadata(p).map_or(0, |m| m.len()),
-            IocInput::Text { text, .. } => text.len() as u64,
-        }
-    }
-
     fn load(&self, format: Option<IocFormat>, b: &mut IntelBuilder) -> anyhow::Result<IocFormat> {
         match *self {
             IocInput::Path(p) => load_any(p, format, b),
@@ -215,10 +209,11 @@ impl IocInput<'_> {
 /// Most threads [`load_inputs`] starts.
 const MAX_THREADS: usize = 8;
 
-/// Loads every input into `b` and returns each one's outcome, in input order. Inputs are
-/// shared out in contiguous runs of about equal size over the available cores, each run parsed
-/// into its own builder, and the builders merged in input order ([`IntelBuilder::merge`]): the
-/// built store, its stats and every export are the same as loading one input after another.
+/// Loads every input into `b` and returns each one's outcome, in input order. Worker threads
+/// (one per core) take inputs in order and parse each into its own small builder; this thread
+/// merges those builders into `b` in input order ([`IntelBuilder::merge`]) while the workers
+/// parse the next ones. The built store, its stats and every export are the same as loading one
+/// input after another.
 pub fn load_inputs(
     inputs: &[IocInput<'_>],
     format: Option<IocFormat>,
@@ -231,57 +226,47 @@ pub fn load_inputs(
     if threads <= 1 {
         return inputs.iter().map(|i| i.load(format, b)).collect();
     }
-    let weights: Vec<u64> = inputs.iter().map(IocInput::weight).collect();
-    let runs = split_runs(&weights, threads);
-    let parts: Vec<(IntelBuilder, Vec<anyhow::Result<IocFormat>>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = runs
-            .iter()
-            .map(|run| {
-                let run = inputs.get(run.clone()).unwrap_or_default();
-                s.spawn(move || {
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<Option<anyhow::Result<IocFormat>>> =
+        std::iter::repeat_with(|| None).take(inputs.len()).collect();
+    std::thread::scope(|s| {
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let next = &next;
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(input) = inputs.get(i) else {
+                        break;
+                    };
                     let mut pb = IntelBuilder::new();
-                    let res: Vec<_> = run.iter().map(|i| i.load(format, &mut pb)).collect();
-                    (pb, res)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| match h.join() {
-                Ok(part) => part,
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    });
-    let mut results = Vec::with_capacity(inputs.len());
-    for (pb, res) in parts {
-        b.merge(pb);
-        results.extend(res);
-    }
-    results
-}
-
-/// Cuts `0..weights.len()` into at most `n` contiguous, non-empty runs of about equal weight.
-fn split_runs(weights: &[u64], n: usize) -> Vec<std::ops::Range<usize>> {
-    let total: u64 = weights.iter().sum();
-    let n = n.clamp(1, weights.len().max(1));
-    let mut runs = Vec::with_capacity(n);
-    let mut start = 0;
-    let mut acc = 0u64;
-    for (i, w) in weights.iter().enumerate() {
-        acc = acc.saturating_add(*w);
-        let cut = total.saturating_mul(runs.len() as u64 + 1) / n as u64;
-        let left = weights.len() - (i + 1);
-        let runs_left = n - runs.len() - 1;
-        if runs.len() + 1 < n && (acc >= cut || left == runs_left) && left >= runs_left {
-            runs.push(start..i + 1);
-            start = i + 1;
+                    let r = input.load(format, &mut pb);
+                    if tx.send((i, pb, r)).is_err() {
+                        break;
+                    }
+                }
+            });
         }
-    }
-    if start < weights.len() {
-        runs.push(start..weights.len());
-    }
-    runs
+        drop(tx);
+        // Workers finish out of order: hold early arrivals until their turn.
+        let mut pending = BTreeMap::new();
+        let mut turn = 0usize;
+        for (i, pb, r) in rx {
+            pending.insert(i, (pb, r));
+            while let Some((pb, r)) = pending.remove(&turn) {
+                b.merge(pb);
+                if let Some(slot) = results.get_mut(turn) {
+                    *slot = Some(r);
+                }
+                turn += 1;
+            }
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(anyhow::anyhow!("input not loaded"))))
+        .collect()
 }
 
 /// Loads an indicator file in `format`, or the detected format; returns the format used.
@@ -350,16 +335,6 @@ mod tests {
         assert_eq!(detect("# c\ntype,indicator,app\n"), IocFormat::Csv);
         assert_eq!(detect("# c\nevil.example\n"), IocFormat::Plain);
         assert_eq!(IocFormat::from_name("ZEEK"), Some(IocFormat::Zeek));
-    }
-
-    #[test]
-    fn runs_are_contiguous_balanced_and_cover_everything() {
-        assert_eq!(split_runs(&[10, 10, 10, 10], 2), vec![0..2, 2..4]);
-        assert_eq!(split_runs(&[100, 1, 1, 1], 2), vec![0..1, 1..4]);
-        assert_eq!(split_runs(&[1, 1, 1, 100], 2), vec![0..3, 3..4]);
-        assert_eq!(split_runs(&[0, 0, 0], 2), vec![0..1, 1..3]);
-        assert_eq!(split_runs(&[5], 4), vec![0..1]);
-        assert_eq!(split_runs(&[1, 2, 3, 4, 5, 6], 3), vec![0..4, 4..5, 5..6]);
     }
 
     #[test]

@@ -413,9 +413,20 @@ impl IntelBuilder {
         if later_is_larger {
             std::mem::swap(self, &mut later);
         }
-        let other = later;
-        for ind in other.indicators {
-            self.insert_indicator(ind);
+        let mut other = later;
+        // Every builder hashes values alike, so the other side's hashes are reused and a new
+        // value is never compared as a string.
+        for (kind, index) in IocType::ALL.into_iter().zip(&other.index) {
+            for &(h, pos) in index.table.iter() {
+                if let Some(ind) = other.indicators.get_mut(pos) {
+                    let ind = Indicator {
+                        kind,
+                        value: std::mem::take(&mut ind.value),
+                        provenance: std::mem::take(&mut ind.provenance),
+                    };
+                    self.insert_indicator(h, ind);
+                }
+            }
         }
         self.to_delete.extend(other.to_delete);
         let IntelStats {
@@ -440,19 +451,20 @@ impl IntelBuilder {
         }
     }
 
-    /// Adds a whole indicator (its provenance appended when the key is already known).
-    fn insert_indicator(&mut self, ind: Indicator) {
+    /// Adds a whole indicator whose value hashes to `h` (its provenance appended when the key
+    /// is already known).
+    fn insert_indicator(&mut self, h: u64, ind: Indicator) {
         let Some(index) = self.index.get_mut(ind.kind as usize) else {
             return;
         };
-        match index.find(&self.indicators, &ind.value) {
+        match index.find_hashed(&self.indicators, h, &ind.value) {
             Some(i) => {
                 if let Some(have) = self.indicators.get_mut(i) {
                     have.provenance.extend(ind.provenance);
                 }
             }
             None => {
-                index.insert(&ind.value, self.indicators.len());
+                index.insert_hashed(h, self.indicators.len());
                 self.indicators.push(ind);
             }
         }
@@ -613,12 +625,27 @@ impl IntelBuilder {
 
 /// Positions in an indicator list, hashed by the indicator's value: a value -> position map
 /// that keeps no copy of the value (the indicator holds it), only its hash, so growing the table
-/// never reads the values again. Every method takes the list the positions point into.
-#[derive(Debug, Default)]
+/// or merging builders never reads the values again. Every method takes the list the positions
+/// point into.
+#[derive(Debug)]
 struct ValueIndex {
     /// (hash of the value, position).
     table: HashTable<(u64, usize)>,
-    hasher: foldhash::fast::RandomState,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl Default for ValueIndex {
+    fn default() -> Self {
+        // One seed per process, random: every index hashes alike (merges reuse hashes), and
+        // crafted lists cannot aim at one.
+        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        let seed =
+            SEED.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0u64));
+        ValueIndex {
+            table: HashTable::new(),
+            hasher: foldhash::fast::FixedState::with_seed(*seed),
+        }
+    }
 }
 
 impl ValueIndex {
@@ -628,7 +655,11 @@ impl ValueIndex {
 
     /// The position of `value`.
     fn find(&self, inds: &[Indicator], value: &str) -> Option<usize> {
-        let h = self.hash(value);
+        self.find_hashed(inds, self.hash(value), value)
+    }
+
+    /// The position of `value`, whose hash is `h`.
+    fn find_hashed(&self, inds: &[Indicator], h: u64, value: &str) -> Option<usize> {
         self.table
             .find(h, |&(eh, i)| {
                 eh == h && inds.get(i).is_some_and(|x| x.value == value)
@@ -638,7 +669,11 @@ impl ValueIndex {
 
     /// Records `pos` (the position `value` will have) for a value not yet present.
     fn insert(&mut self, value: &str, pos: usize) {
-        let h = self.hash(value);
+        self.insert_hashed(self.hash(value), pos);
+    }
+
+    /// [`ValueIndex::insert`] for a value whose hash is `h`.
+    fn insert_hashed(&mut self, h: u64, pos: usize) {
         self.table.insert_unique(h, (h, pos), |&(eh, _)| eh);
     }
 
