@@ -548,22 +548,22 @@ impl IntelBuilder {
             }
             u64::from_be_bytes(b)
         };
-        let mut keyed: Vec<(IocType, u64, usize)> = inds
+        let keyed: Vec<(IocType, u64, usize)> = inds
             .iter()
             .enumerate()
             .filter(|(_, x)| doomed.is_empty() || doomed.binary_search(&x.value).is_err())
             .map(|(i, x)| (x.kind, prefix(&x.value), i))
             .collect();
         self.stats.deleted = (inds.len() - keyed.len()) as u64;
-        keyed.sort_unstable_by(|a, b| {
+        let cmp = |a: &(IocType, u64, usize), b: &(IocType, u64, usize)| {
             (a.0, a.1)
                 .cmp(&(b.0, b.1))
                 .then_with(|| match (inds.get(a.2), inds.get(b.2)) {
                     (Some(x), Some(y)) => x.value.cmp(&y.value),
                     _ => a.2.cmp(&b.2),
                 })
-        });
-        let order: Vec<usize> = keyed.into_iter().map(|k| k.2).collect();
+        };
+        let order = sorted_positions(keyed, cmp);
         let mut rank = vec![usize::MAX; inds.len()];
         for (r, &i) in order.iter().enumerate() {
             if let Some(slot) = rank.get_mut(i) {
@@ -621,6 +621,47 @@ impl IntelBuilder {
         intel.indicators = sorted;
         intel
     }
+}
+
+/// Sorts `keyed` (whose keys are all distinct, so any sort gives one order) and returns the
+/// positions it carries. Large lists are sorted in two halves on two threads and merged.
+fn sorted_positions<F>(mut keyed: Vec<(IocType, u64, usize)>, cmp: F) -> Vec<usize>
+where
+    F: Fn(&(IocType, u64, usize), &(IocType, u64, usize)) -> std::cmp::Ordering + Sync,
+{
+    let parallel =
+        keyed.len() >= 100_000 && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    if !parallel {
+        keyed.sort_unstable_by(&cmp);
+        return keyed.into_iter().map(|k| k.2).collect();
+    }
+    let mid = keyed.len() / 2;
+    let (left, right) = keyed.split_at_mut(mid);
+    std::thread::scope(|s| {
+        s.spawn(|| left.sort_unstable_by(&cmp));
+        right.sort_unstable_by(&cmp);
+    });
+    let (left, right) = keyed.split_at(mid);
+    let mut out = Vec::with_capacity(keyed.len());
+    let (mut l, mut r) = (left.iter().peekable(), right.iter().peekable());
+    loop {
+        let next = match (l.peek(), r.peek()) {
+            (Some(a), Some(b)) => {
+                if cmp(a, b).is_le() {
+                    l.next()
+                } else {
+                    r.next()
+                }
+            }
+            (Some(_), None) => l.next(),
+            (None, Some(_)) => r.next(),
+            (None, None) => break,
+        };
+        if let Some(k) = next {
+            out.push(k.2);
+        }
+    }
+    out
 }
 
 /// Positions in an indicator list, hashed by the indicator's value: a value -> position map
