@@ -1099,6 +1099,24 @@ mod tests {
     }
 
     #[test]
+    fn two_thread_sort_matches_one_thread_sort() {
+        // Above the parallel threshold; keys distinct, in a scrambled order.
+        let n = 150_001usize;
+        let kinds = IocType::ALL;
+        let keyed: Vec<(IocType, u64, usize)> = (0..n)
+            .map(|i| {
+                let x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                (kinds[(x % 10) as usize], x >> 40, i)
+            })
+            .collect();
+        let cmp = |a: &(IocType, u64, usize), b: &(IocType, u64, usize)| a.cmp(b);
+        let mut want = keyed.clone();
+        want.sort();
+        let want: Vec<usize> = want.into_iter().map(|k| k.2).collect();
+        assert_eq!(sorted_positions(keyed, cmp), want);
+    }
+
+    #[test]
     fn whitelist_ipv6_cidr_and_domains() {
         let mut b = WhitelistBuilder::new();
         b.add(TypeSpec::Known(IocType::Cidr), "ff00::/8", loc(1));
