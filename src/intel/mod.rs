@@ -5,7 +5,10 @@
 //! validate and normalise (RULES.md §2, §6), key indicators by (type, value) keeping every (tag,
 //! source) pair, apply `to_delete` once everything is loaded, and build immutable stores whose
 //! lookups cost O(labels) hash probes for names and one probe per prefix length for networks.
-//! Invalid entries become `file:line: reason` diagnostics; nothing here is fatal.
+//! Invalid entries become `file:line: reason` diagnostics; nothing here is fatal. Builders filled
+//! on different threads combine with [`IntelBuilder::merge`] into the store sequential loading
+//! gives; indicators are indexed by position (hash tables of positions, no second copy of each
+//! value), so big lists cost one value string and one provenance list per indicator.
 
 pub mod csvlist;
 pub mod defaults;
