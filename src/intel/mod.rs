@@ -317,8 +317,21 @@ pub struct IntelBuilder {
     /// These become the store's lookup tables in [`IntelBuilder::build`] without rehashing.
     index: [ValueIndex; IocType::ALL.len()],
     indicators: Vec<Indicator>,
+    /// Per indicator: its type and the first 8 bytes of its value, the sort key `build` uses
+    /// (taken while the value is in cache, so sorting never walks the values).
+    keys: Vec<(IocType, u64)>,
     to_delete: Vec<String>,
     stats: IntelStats,
+}
+
+/// The first 8 bytes of a value as a big-endian integer (zero-padded): ordering by it agrees
+/// with ordering the values, up to ties.
+fn sort_prefix(v: &str) -> u64 {
+    let mut b = [0u8; 8];
+    for (d, s) in b.iter_mut().zip(v.bytes()) {
+        *d = s;
+    }
+    u64::from_be_bytes(b)
 }
 
 impl IntelBuilder {
@@ -395,6 +408,7 @@ impl IntelBuilder {
             }
             None => {
                 index.insert(&value, self.indicators.len());
+                self.keys.push((kind, sort_prefix(&value)));
                 self.indicators.push(Indicator {
                     kind,
                     value,
@@ -468,6 +482,7 @@ impl IntelBuilder {
             }
             None => {
                 index.insert_hashed(h, self.indicators.len());
+                self.keys.push((ind.kind, sort_prefix(&ind.value)));
                 self.indicators.push(ind);
             }
         }
@@ -500,6 +515,7 @@ impl IntelBuilder {
     /// files call it once, which saves rehashing while the maps grow).
     pub fn reserve(&mut self, kind: IocType, n: usize) {
         self.indicators.reserve(n);
+        self.keys.reserve(n);
         if let Some(m) = self.index.get_mut(kind as usize) {
             m.reserve(n);
         }
@@ -541,21 +557,28 @@ impl IntelBuilder {
         }
         doomed.sort();
         doomed.dedup();
+        // A deleted value goes whatever its type.
+        let mut deleted = vec![false; self.indicators.len()];
+        for d in &doomed {
+            for index in &self.index {
+                if let Some(slot) = index
+                    .find(&self.indicators, d)
+                    .and_then(|i| deleted.get_mut(i))
+                {
+                    *slot = true;
+                }
+            }
+        }
         let inds = &self.indicators;
         // Sort keys that compare without touching the heap in most cases: the type, then the
         // first 8 bytes of the value as a big-endian integer, then the whole value.
-        let prefix = |v: &str| {
-            let mut b = [0u8; 8];
-            for (d, s) in b.iter_mut().zip(v.bytes()) {
-                *d = s;
-            }
-            u64::from_be_bytes(b)
-        };
-        let keyed: Vec<(IocType, u64, usize)> = inds
+        let keyed: Vec<(IocType, u64, usize)> = self
+            .keys
             .iter()
+            .zip(&deleted)
             .enumerate()
-            .filter(|(_, x)| doomed.is_empty() || doomed.binary_search(&x.value).is_err())
-            .map(|(i, x)| (x.kind, prefix(&x.value), i))
+            .filter(|(_, (_, gone))| !**gone)
+            .map(|(i, (&(k, p), _))| (k, p, i))
             .collect();
         self.stats.deleted = (inds.len() - keyed.len()) as u64;
         let cmp = |a: &(IocType, u64, usize), b: &(IocType, u64, usize)| {
