@@ -1,8 +1,10 @@
-//! Loads every indicator file under the given directories (format detected per file), builds the
-//! store and prints the time taken, per-format file counts and the `intel stats` summary head.
-//! Used to measure loading speed: `cargo run --release --example intel_load -- DIR...`.
+//! Loads every indicator file under the given directories (format detected per file, files
+//! parsed in parallel as `analyze` does), builds the store and prints the time taken, per-format
+//! file counts and the `intel stats` summary head. Used to measure loading speed:
+//! `cargo run --release --example intel_load -- DIR...` (`SEQUENTIAL=1`: one file after another;
+//! `LOAD_ONLY=1`: stop after loading).
 
-use captriage::intel::{IntelBuilder, load_any};
+use captriage::intel::{IntelBuilder, IocInput, load_any, load_inputs};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -46,18 +48,20 @@ fn main() {
     files.sort();
     let start = Instant::now();
     let mut b = IntelBuilder::new();
-    let mut per_format: BTreeMap<String, (u64, f64)> = BTreeMap::new();
-    for f in &files {
-        let t = Instant::now();
-        match load_any(f, None, &mut b) {
-            Ok(fmt) => {
-                let e = per_format.entry(fmt.to_string()).or_default();
-                e.0 += 1;
-                e.1 += t.elapsed().as_secs_f64();
-            }
+    let mut per_format: BTreeMap<String, u64> = BTreeMap::new();
+    let results = if std::env::var_os("SEQUENTIAL").is_some() {
+        files.iter().map(|f| load_any(f, None, &mut b)).collect()
+    } else {
+        let inputs: Vec<IocInput<'_>> = files.iter().map(|f| IocInput::Path(f)).collect();
+        load_inputs(&inputs, None, &mut b)
+    };
+    for r in results {
+        match r {
+            Ok(fmt) => *per_format.entry(fmt.to_string()).or_default() += 1,
             Err(e) => eprintln!("{e:#}"),
         }
     }
+    println!("load: {:.3} s", start.elapsed().as_secs_f64());
     let t = Instant::now();
     let intel = b.build();
     println!("build: {:.3} s", t.elapsed().as_secs_f64());
@@ -69,8 +73,11 @@ fn main() {
         intel.stats().invalid.len(),
         elapsed.as_secs_f64()
     );
-    println!("files and seconds per format: {per_format:?}");
+    println!("files per format: {per_format:?}");
     if std::env::var_os("LOAD_ONLY").is_some() {
+        let t = Instant::now();
+        drop(intel);
+        println!("drop: {:.3} s", t.elapsed().as_secs_f64());
         return;
     }
     let t = Instant::now();

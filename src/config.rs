@@ -7,7 +7,7 @@ use crate::alert::Level;
 use crate::cli::{AnalyzeArgs, EngineArg, FailOnArg, FormatArg, IntelArgs, IocFormatArg};
 use crate::intel::TypeSpec;
 use crate::intel::formats::IocFormat;
-use crate::intel::{Intel, IntelBuilder, Whitelist, WhitelistBuilder};
+use crate::intel::{Intel, IntelBuilder, IocInput, Whitelist, WhitelistBuilder};
 use crate::model::Location;
 use crate::report::Format;
 use crate::settings::Settings;
@@ -55,17 +55,31 @@ pub struct AnalyzeConfig {
 }
 
 /// Loads the shipped defaults (unless switched off) and every named indicator and whitelist file.
+/// Indicator files are parsed in parallel ([`crate::intel::load_inputs`]); the result is the
+/// same as loading them one after another, defaults first.
 pub fn load_intel(args: &IntelArgs, extra_iocs: &[PathBuf]) -> Result<(Intel, Whitelist)> {
     let mut ib = IntelBuilder::new();
     let mut wb = WhitelistBuilder::new();
+    let mut inputs: Vec<IocInput<'_>> = Vec::new();
     if !args.no_default_intel {
-        crate::intel::defaults::load_defaults(&mut ib, &mut wb)
+        inputs.extend(crate::intel::defaults::ioc_inputs());
+        crate::intel::defaults::load_default_whitelist(&mut wb)
             .context("cannot load the shipped indicators")?;
     }
+    let defaults = inputs.len();
+    let paths: Vec<&PathBuf> = args.iocs.iter().chain(extra_iocs).collect();
+    inputs.extend(paths.iter().map(|p| IocInput::Path(p)));
     let format = ioc_format(args.iocs_format);
-    for path in args.iocs.iter().chain(extra_iocs) {
-        crate::intel::formats::load_any(path, format, &mut ib)
-            .with_context(|| format!("cannot load indicators from {}", path.display()))?;
+    for (i, r) in crate::intel::load_inputs(&inputs, format, &mut ib)
+        .into_iter()
+        .enumerate()
+    {
+        match i.checked_sub(defaults).and_then(|j| paths.get(j)) {
+            None => r.context("cannot load the shipped indicators")?,
+            Some(path) => {
+                r.with_context(|| format!("cannot load indicators from {}", path.display()))?
+            }
+        };
     }
     for path in &args.whitelist {
         load_whitelist(path, &mut wb)

@@ -7,6 +7,7 @@
 //! Locations read `iocs/tinycheck.json:LINE`. Whether the defaults are used (`--no-default-intel`)
 //! is the caller's decision.
 
+use super::formats::{IocFormat, IocInput};
 use super::tinycheck::{parse_iocs_str, parse_whitelist_str};
 use super::{IntelBuilder, WhitelistBuilder};
 use std::sync::Arc;
@@ -48,6 +49,21 @@ pub fn load_defaults(ib: &mut IntelBuilder, wb: &mut WhitelistBuilder) -> anyhow
     for (name, text) in IOC_FILES {
         parse_iocs_str(&Arc::from(name), text, ib)?;
     }
+    load_default_whitelist(wb)
+}
+
+/// The shipped indicator files as inputs for [`super::formats::load_inputs`], which loads them
+/// beside the user's files.
+pub fn ioc_inputs<'a>() -> impl Iterator<Item = IocInput<'a>> {
+    IOC_FILES.into_iter().map(|(name, text)| IocInput::Text {
+        name,
+        text,
+        format: IocFormat::Tinycheck,
+    })
+}
+
+/// Adds the shipped whitelist to `wb`.
+pub fn load_default_whitelist(wb: &mut WhitelistBuilder) -> anyhow::Result<()> {
     for (name, text) in WHITELIST_FILES {
         parse_whitelist_str(&Arc::from(name), text, wb)?;
     }

@@ -5,7 +5,10 @@
 //! validate and normalise (RULES.md §2, §6), key indicators by (type, value) keeping every (tag,
 //! source) pair, apply `to_delete` once everything is loaded, and build immutable stores whose
 //! lookups cost O(labels) hash probes for names and one probe per prefix length for networks.
-//! Invalid entries become `file:line: reason` diagnostics; nothing here is fatal.
+//! Invalid entries become `file:line: reason` diagnostics; nothing here is fatal. Builders filled
+//! on different threads combine with [`IntelBuilder::merge`] into the store sequential loading
+//! gives; indicators are indexed by position (hash tables of positions, no second copy of each
+//! value), so big lists cost one value string and one provenance list per indicator.
 
 pub mod csvlist;
 pub mod defaults;
@@ -21,14 +24,16 @@ pub mod tinycheck;
 pub mod zeek;
 
 pub use export::{ExportFormat, ExportSummary, export, stats};
-pub use formats::{IocFormat, Loaded, load_all, load_any, parse_any};
+pub use formats::{IocFormat, IocInput, Loaded, load_all, load_any, load_inputs, parse_any};
 
 use crate::model::{Diagnostic, Location};
 use crate::names::{self, normalize_name, parse_addr, valid_domain, valid_label};
+use hashbrown::HashTable;
 use ipnetwork::IpNetwork;
 use prefix::PrefixTable;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -308,12 +313,25 @@ pub struct IntelBuilder {
     /// The (source, type) run being counted, flushed into `stats.per_source` when it changes
     /// (files load one after another, so this avoids a map lookup per entry).
     run: Option<(Arc<str>, IocType, u64)>,
-    /// Per type (indexed by `IocType as usize`): value -> position in `indicators`. These maps
-    /// become the store's lookup maps in [`IntelBuilder::build`] without rehashing.
-    index: [FastMap<String, usize>; IocType::ALL.len()],
+    /// Per type (indexed by `IocType as usize`): positions in `indicators`, hashed by value.
+    /// These become the store's lookup tables in [`IntelBuilder::build`] without rehashing.
+    index: [ValueIndex; IocType::ALL.len()],
     indicators: Vec<Indicator>,
+    /// Per indicator: its type and the first 8 bytes of its value, the sort key `build` uses
+    /// (taken while the value is in cache, so sorting never walks the values).
+    keys: Vec<(IocType, u64)>,
     to_delete: Vec<String>,
     stats: IntelStats,
+}
+
+/// The first 8 bytes of a value as a big-endian integer (zero-padded): ordering by it agrees
+/// with ordering the values, up to ties.
+fn sort_prefix(v: &str) -> u64 {
+    let mut b = [0u8; 8];
+    for (d, s) in b.iter_mut().zip(v.bytes()) {
+        *d = s;
+    }
+    u64::from_be_bytes(b)
 }
 
 impl IntelBuilder {
@@ -379,18 +397,18 @@ impl IntelBuilder {
                 .map(|t| t.trim().to_lowercase())
                 .filter(|t| !t.is_empty()),
         };
-        let Some(map) = self.index.get_mut(kind as usize) else {
+        let Some(index) = self.index.get_mut(kind as usize) else {
             return false;
         };
-        match map.entry(value) {
-            std::collections::hash_map::Entry::Occupied(e) => {
-                if let Some(ind) = self.indicators.get_mut(*e.get()) {
+        match index.find(&self.indicators, &value) {
+            Some(i) => {
+                if let Some(ind) = self.indicators.get_mut(i) {
                     ind.provenance.push(prov);
                 }
             }
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let value = e.key().clone();
-                e.insert(self.indicators.len());
+            None => {
+                index.insert(&value, self.indicators.len());
+                self.keys.push((kind, sort_prefix(&value)));
                 self.indicators.push(Indicator {
                     kind,
                     value,
@@ -399,6 +417,75 @@ impl IntelBuilder {
             }
         }
         true
+    }
+
+    /// Takes in everything `later` collected, as if its files had been loaded into `self` after
+    /// the ones already here: rejected entries keep that order, and the built store is the same
+    /// as sequential loading gives (indicators and their provenance are sorted by `build`). The
+    /// smaller side's indicators are re-inserted into the larger side's maps.
+    pub fn merge(&mut self, mut later: IntelBuilder) {
+        self.flush_run();
+        later.flush_run();
+        let later_is_larger = later.indicators.len() > self.indicators.len();
+        if later_is_larger {
+            std::mem::swap(self, &mut later);
+        }
+        let mut other = later;
+        // Every builder hashes values alike, so the other side's hashes are reused and a new
+        // value is never compared as a string.
+        for (kind, index) in IocType::ALL.into_iter().zip(&other.index) {
+            for &(h, pos) in index.table.iter() {
+                if let Some(ind) = other.indicators.get_mut(pos) {
+                    let ind = Indicator {
+                        kind,
+                        value: std::mem::take(&mut ind.value),
+                        provenance: std::mem::take(&mut ind.provenance),
+                    };
+                    self.insert_indicator(h, ind);
+                }
+            }
+        }
+        self.to_delete.extend(other.to_delete);
+        let IntelStats {
+            per_source,
+            mut invalid,
+            deleted,
+            unsupported,
+            ..
+        } = other.stats;
+        for (k, n) in per_source {
+            *self.stats.per_source.entry(k).or_default() += n;
+        }
+        for (k, n) in unsupported {
+            *self.stats.unsupported.entry(k).or_default() += n;
+        }
+        self.stats.deleted += deleted;
+        if later_is_larger {
+            invalid.append(&mut self.stats.invalid);
+            self.stats.invalid = invalid;
+        } else {
+            self.stats.invalid.append(&mut invalid);
+        }
+    }
+
+    /// Adds a whole indicator whose value hashes to `h` (its provenance appended when the key
+    /// is already known).
+    fn insert_indicator(&mut self, h: u64, ind: Indicator) {
+        let Some(index) = self.index.get_mut(ind.kind as usize) else {
+            return;
+        };
+        match index.find_hashed(&self.indicators, h, &ind.value) {
+            Some(i) => {
+                if let Some(have) = self.indicators.get_mut(i) {
+                    have.provenance.extend(ind.provenance);
+                }
+            }
+            None => {
+                index.insert_hashed(h, self.indicators.len());
+                self.keys.push((ind.kind, sort_prefix(&ind.value)));
+                self.indicators.push(ind);
+            }
+        }
     }
 
     /// Records a rejected entry.
@@ -428,6 +515,7 @@ impl IntelBuilder {
     /// files call it once, which saves rehashing while the maps grow).
     pub fn reserve(&mut self, kind: IocType, n: usize) {
         self.indicators.reserve(n);
+        self.keys.reserve(n);
         if let Some(m) = self.index.get_mut(kind as usize) {
             m.reserve(n);
         }
@@ -469,32 +557,39 @@ impl IntelBuilder {
         }
         doomed.sort();
         doomed.dedup();
+        // A deleted value goes whatever its type.
+        let mut deleted = vec![false; self.indicators.len()];
+        for d in &doomed {
+            for index in &self.index {
+                if let Some(slot) = index
+                    .find(&self.indicators, d)
+                    .and_then(|i| deleted.get_mut(i))
+                {
+                    *slot = true;
+                }
+            }
+        }
         let inds = &self.indicators;
         // Sort keys that compare without touching the heap in most cases: the type, then the
         // first 8 bytes of the value as a big-endian integer, then the whole value.
-        let prefix = |v: &str| {
-            let mut b = [0u8; 8];
-            for (d, s) in b.iter_mut().zip(v.bytes()) {
-                *d = s;
-            }
-            u64::from_be_bytes(b)
-        };
-        let mut keyed: Vec<(IocType, u64, usize)> = inds
+        let keyed: Vec<(IocType, u64, usize)> = self
+            .keys
             .iter()
+            .zip(&deleted)
             .enumerate()
-            .filter(|(_, x)| doomed.is_empty() || doomed.binary_search(&x.value).is_err())
-            .map(|(i, x)| (x.kind, prefix(&x.value), i))
+            .filter(|(_, (_, gone))| !**gone)
+            .map(|(i, (&(k, p), _))| (k, p, i))
             .collect();
         self.stats.deleted = (inds.len() - keyed.len()) as u64;
-        keyed.sort_unstable_by(|a, b| {
+        let cmp = |a: &(IocType, u64, usize), b: &(IocType, u64, usize)| {
             (a.0, a.1)
                 .cmp(&(b.0, b.1))
                 .then_with(|| match (inds.get(a.2), inds.get(b.2)) {
                     (Some(x), Some(y)) => x.value.cmp(&y.value),
                     _ => a.2.cmp(&b.2),
                 })
-        });
-        let order: Vec<usize> = keyed.into_iter().map(|k| k.2).collect();
+        };
+        let order = sorted_positions(keyed, cmp);
         let mut rank = vec![usize::MAX; inds.len()];
         for (r, &i) in order.iter().enumerate() {
             if let Some(slot) = rank.get_mut(i) {
@@ -505,52 +600,164 @@ impl IntelBuilder {
             stats: self.stats,
             ..Intel::default()
         };
-        // The builder's maps become the lookup maps: only their positions change.
-        let mut maps = self.index.map(|mut m| {
-            m.retain(|_, v| match rank.get(*v) {
-                Some(&r) if r != usize::MAX => {
-                    *v = r;
-                    true
-                }
-                _ => false,
-            });
-            m
+        // The builder's tables become the lookup tables: only their positions change.
+        intel.index = self.index.map(|mut t| {
+            t.remap(&rank);
+            t
         });
-        let mut take = |k: IocType| {
-            maps.get_mut(k as usize)
-                .map(std::mem::take)
-                .unwrap_or_default()
-        };
-        intel.domains = take(IocType::Domain);
-        intel.freedns = take(IocType::Freedns);
-        intel.tlds = take(IocType::Tld);
-        intel.ns = take(IocType::Ns);
-        intel.hashes = take(IocType::Sha1cert);
-        intel.hashes.extend(take(IocType::Sha256cert));
-        for k in [IocType::Ip4addr, IocType::Ip6addr] {
-            for (v, r) in take(k) {
-                if let Some(ip) = parse_addr(&v) {
-                    intel.addrs.insert(ip, r);
-                }
-            }
-        }
-        for (v, r) in take(IocType::Cidr) {
-            if let Some(net) = parse_cidr(&v) {
-                intel.nets.insert(net, r);
-            }
-        }
-        let mut slots: Vec<Option<Indicator>> = self.indicators.into_iter().map(Some).collect();
+        let mut per_type = [0u64; IocType::ALL.len()];
         let mut sorted = Vec::with_capacity(order.len());
         for &i in &order {
-            if let Some(mut ind) = slots.get_mut(i).and_then(Option::take) {
+            let Some(ind) = self.indicators.get_mut(i) else {
+                continue;
+            };
+            let mut ind = Indicator {
+                kind: ind.kind,
+                value: std::mem::take(&mut ind.value),
+                provenance: std::mem::take(&mut ind.provenance),
+            };
+            if ind.provenance.len() > 1 {
                 ind.provenance.sort();
                 ind.provenance.dedup();
-                *intel.stats.per_type.entry(ind.kind).or_default() += 1;
-                sorted.push(ind);
+            }
+            if let Some(n) = per_type.get_mut(ind.kind as usize) {
+                *n += 1;
+            }
+            let r = sorted.len();
+            match ind.kind {
+                IocType::Ip4addr | IocType::Ip6addr => {
+                    if let Some(ip) = parse_addr(&ind.value) {
+                        intel.addrs.insert(ip, r);
+                    }
+                }
+                IocType::Cidr => {
+                    if let Some(net) = parse_cidr(&ind.value) {
+                        intel.nets.insert(net, r);
+                    }
+                }
+                _ => {}
+            }
+            sorted.push(ind);
+        }
+        for (k, n) in IocType::ALL.into_iter().zip(per_type) {
+            if n > 0 {
+                intel.stats.per_type.insert(k, n);
             }
         }
         intel.indicators = sorted;
         intel
+    }
+}
+
+/// Sorts `keyed` (whose keys are all distinct, so any sort gives one order) and returns the
+/// positions it carries. Large lists are sorted in two halves on two threads and merged.
+fn sorted_positions<F>(mut keyed: Vec<(IocType, u64, usize)>, cmp: F) -> Vec<usize>
+where
+    F: Fn(&(IocType, u64, usize), &(IocType, u64, usize)) -> std::cmp::Ordering + Sync,
+{
+    let parallel =
+        keyed.len() >= 100_000 && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    if !parallel {
+        keyed.sort_unstable_by(&cmp);
+        return keyed.into_iter().map(|k| k.2).collect();
+    }
+    let mid = keyed.len() / 2;
+    let (left, right) = keyed.split_at_mut(mid);
+    std::thread::scope(|s| {
+        s.spawn(|| left.sort_unstable_by(&cmp));
+        right.sort_unstable_by(&cmp);
+    });
+    let (left, right) = keyed.split_at(mid);
+    let mut out = Vec::with_capacity(keyed.len());
+    let (mut l, mut r) = (left.iter().peekable(), right.iter().peekable());
+    loop {
+        let next = match (l.peek(), r.peek()) {
+            (Some(a), Some(b)) => {
+                if cmp(a, b).is_le() {
+                    l.next()
+                } else {
+                    r.next()
+                }
+            }
+            (Some(_), None) => l.next(),
+            (None, Some(_)) => r.next(),
+            (None, None) => break,
+        };
+        if let Some(k) = next {
+            out.push(k.2);
+        }
+    }
+    out
+}
+
+/// Positions in an indicator list, hashed by the indicator's value: a value -> position map
+/// that keeps no copy of the value (the indicator holds it), only its hash, so growing the table
+/// or merging builders never reads the values again. Every method takes the list the positions
+/// point into.
+#[derive(Debug)]
+struct ValueIndex {
+    /// (hash of the value, position).
+    table: HashTable<(u64, usize)>,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl Default for ValueIndex {
+    fn default() -> Self {
+        // One seed per process, random: every index hashes alike (merges reuse hashes), and
+        // crafted lists cannot aim at one.
+        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        let seed =
+            SEED.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0u64));
+        ValueIndex {
+            table: HashTable::new(),
+            hasher: foldhash::fast::FixedState::with_seed(*seed),
+        }
+    }
+}
+
+impl ValueIndex {
+    fn hash(&self, value: &str) -> u64 {
+        self.hasher.hash_one(value)
+    }
+
+    /// The position of `value`.
+    fn find(&self, inds: &[Indicator], value: &str) -> Option<usize> {
+        self.find_hashed(inds, self.hash(value), value)
+    }
+
+    /// The position of `value`, whose hash is `h`.
+    fn find_hashed(&self, inds: &[Indicator], h: u64, value: &str) -> Option<usize> {
+        self.table
+            .find(h, |&(eh, i)| {
+                eh == h && inds.get(i).is_some_and(|x| x.value == value)
+            })
+            .map(|&(_, i)| i)
+    }
+
+    /// Records `pos` (the position `value` will have) for a value not yet present.
+    fn insert(&mut self, value: &str, pos: usize) {
+        self.insert_hashed(self.hash(value), pos);
+    }
+
+    /// [`ValueIndex::insert`] for a value whose hash is `h`.
+    fn insert_hashed(&mut self, h: u64, pos: usize) {
+        self.table.insert_unique(h, (h, pos), |&(eh, _)| eh);
+    }
+
+    /// Makes room for `n` more values.
+    fn reserve(&mut self, n: usize) {
+        self.table.reserve(n, |&(eh, _)| eh);
+    }
+
+    /// Moves every position `p` to `rank[p]`, dropping those ranked `usize::MAX`.
+    fn remap(&mut self, rank: &[usize]) {
+        self.table.retain(|(_, v)| match rank.get(*v) {
+            Some(&r) if r != usize::MAX => {
+                *v = r;
+                true
+            }
+            _ => false,
+        });
     }
 }
 
@@ -563,11 +770,9 @@ pub struct Intel {
     indicators: Vec<Indicator>,
     addrs: FastMap<IpAddr, usize>,
     nets: PrefixTable<usize>,
-    domains: FastMap<String, usize>,
-    freedns: FastMap<String, usize>,
-    tlds: FastMap<String, usize>,
-    ns: FastMap<String, usize>,
-    hashes: FastMap<String, usize>,
+    /// Per type (indexed by `IocType as usize`): positions in `indicators` by value (the
+    /// address and network types are looked up through `addrs` and `nets` instead).
+    index: [ValueIndex; IocType::ALL.len()],
     stats: IntelStats,
 }
 
@@ -584,6 +789,23 @@ impl Intel {
 
     fn get(&self, idx: &usize) -> impl Iterator<Item = &Indicator> {
         self.indicators.get(*idx).into_iter()
+    }
+
+    /// The indicator of type `kind` whose value is `value`.
+    fn find(&self, kind: IocType, value: &str) -> Option<&Indicator> {
+        self.index
+            .get(kind as usize)?
+            .find(&self.indicators, value)
+            .and_then(|i| self.indicators.get(i))
+    }
+
+    /// Indicators of type `kind` whose value is `name` or one of its parent domains (only the
+    /// strict parents unless `include_self`), most specific first.
+    fn suffix_hits(&self, kind: IocType, name: &str, include_self: bool) -> Vec<&Indicator> {
+        names::suffixes(name)
+            .filter(|s| include_self || s.len() != name.len())
+            .filter_map(|s| self.find(kind, s))
+            .collect()
     }
 
     /// ip4addr/ip6addr indicators equal to `ip` (IOC-01).
@@ -605,44 +827,34 @@ impl Intel {
 
     /// domain indicators that cover `name` (IOC-03/04, SSL-04, IOC-08).
     pub fn domains(&self, name: &str) -> Vec<&Indicator> {
-        lookup_suffixes(&self.domains, name, true)
-            .flat_map(|v| self.get(v))
-            .collect()
+        self.suffix_hits(IocType::Domain, name, true)
     }
 
     /// freedns indicators that `name` is strictly under (IOC-05, IOC-09).
     pub fn freedns(&self, name: &str) -> Vec<&Indicator> {
-        lookup_suffixes(&self.freedns, name, false)
-            .flat_map(|v| self.get(v))
-            .collect()
+        self.suffix_hits(IocType::Freedns, name, false)
     }
 
     /// tld indicators for `name`'s last label, when it has more than one (IOC-06, IOC-10).
     pub fn tlds(&self, name: &str) -> Vec<&Indicator> {
         match name.rsplit_once('.') {
-            Some((_, tld)) => self
-                .tlds
-                .get(tld)
-                .map(|v| self.get(v).collect())
-                .unwrap_or_default(),
+            Some((_, tld)) => self.find(IocType::Tld, tld).into_iter().collect(),
             None => Vec::new(),
         }
     }
 
     /// ns indicators that the nameserver `name` is strictly under (ACT-01).
     pub fn ns(&self, name: &str) -> Vec<&Indicator> {
-        lookup_suffixes(&self.ns, name, false)
-            .flat_map(|v| self.get(v))
-            .collect()
+        self.suffix_hits(IocType::Ns, name, false)
     }
 
     /// sha1cert/sha256cert indicators equal to `hex` (IOC-07); the length picks the type.
     pub fn cert(&self, hex: &str) -> Vec<&Indicator> {
         let h = hex.trim().to_ascii_lowercase();
-        self.hashes
-            .get(&h)
-            .map(|v| self.get(v).collect())
-            .unwrap_or_default()
+        [IocType::Sha1cert, IocType::Sha256cert]
+            .into_iter()
+            .filter_map(|k| self.find(k, &h))
+            .collect()
     }
 
     /// Number of snort rules loaded (accepted, never evaluated).
@@ -653,16 +865,6 @@ impl Intel {
             .copied()
             .unwrap_or(0)
     }
-}
-
-fn lookup_suffixes<'m>(
-    map: &'m FastMap<String, usize>,
-    name: &'m str,
-    include_self: bool,
-) -> impl Iterator<Item = &'m usize> + 'm {
-    names::suffixes(name)
-        .filter(move |s| include_self || s.len() != name.len())
-        .filter_map(move |s| map.get(s))
 }
 
 /// One whitelist entry.
@@ -920,6 +1122,24 @@ mod tests {
         assert_eq!(intel.tlds("foo.top").len(), 1);
         assert!(intel.tlds("xyz").is_empty());
         assert!(intel.addr("1.2.3.4".parse().unwrap()).is_empty());
+    }
+
+    #[test]
+    fn two_thread_sort_matches_one_thread_sort() {
+        // Above the parallel threshold; keys distinct, in a scrambled order.
+        let n = 150_001usize;
+        let kinds = IocType::ALL;
+        let keyed: Vec<(IocType, u64, usize)> = (0..n)
+            .map(|i| {
+                let x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                (kinds[(x % 10) as usize], x >> 40, i)
+            })
+            .collect();
+        let cmp = |a: &(IocType, u64, usize), b: &(IocType, u64, usize)| a.cmp(b);
+        let mut want = keyed.clone();
+        want.sort();
+        let want: Vec<usize> = want.into_iter().map(|k| k.2).collect();
+        assert_eq!(sorted_positions(keyed, cmp), want);
     }
 
     #[test]

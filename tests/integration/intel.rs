@@ -554,3 +554,109 @@ fn every_prefix_of_small_fixtures_parses_without_panic() {
         let _ = settings::parse(&text[..end], "config.yaml");
     }
 }
+
+/// Every indicator file under tests/data/intel, in path order (licence notes, logs, configs and
+/// whitelists left out).
+fn all_indicator_fixtures() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+                continue;
+            }
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let skip = name.ends_with(".md")
+                || name.ends_with(".log")
+                || name.starts_with("LICENSE")
+                || name.starts_with("NOTICE")
+                || name.starts_with("whitelist.")
+                || matches!(
+                    name,
+                    "origin.txt"
+                        | "config.json"
+                        | "config.yaml"
+                        | "inputs.json"
+                        | "zeek-COPYING.txt"
+                );
+            if !skip {
+                out.push(p);
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(&data(""), &mut v);
+    v.sort();
+    v
+}
+
+/// What a store shows: its indicators with provenance, its stats and both JSON and Zeek
+/// exports, byte for byte.
+fn fingerprint(intel: &Intel) -> (Vec<captriage::intel::Indicator>, String, Vec<u8>, Vec<u8>) {
+    let mut s = Vec::new();
+    stats(intel, &mut s).unwrap();
+    let mut json = Vec::new();
+    export(intel, ExportFormat::Json, &mut json).unwrap();
+    let mut zeek = Vec::new();
+    export(intel, ExportFormat::Zeek, &mut zeek).unwrap();
+    (
+        intel.indicators().to_vec(),
+        String::from_utf8(s).unwrap(),
+        json,
+        zeek,
+    )
+}
+
+#[test]
+fn issue_3_parallel_loading_builds_the_same_store_as_sequential() {
+    use captriage::intel::{IocInput, load_inputs};
+    let files = all_indicator_fixtures();
+    assert!(files.len() > 30, "{files:?}");
+    let mut inputs: Vec<IocInput<'_>> = captriage::intel::defaults::ioc_inputs().collect();
+    inputs.extend(files.iter().map(|p| IocInput::Path(p)));
+
+    // One input after another into one builder: the reference.
+    let mut seq = IntelBuilder::new();
+    let mut seq_formats = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let r = match input {
+            IocInput::Path(p) => load_any(p, None, &mut seq),
+            IocInput::Text { name, text, format } => captriage::intel::formats::parse_text(
+                &std::sync::Arc::from(*name),
+                text,
+                Some(*format),
+                &mut seq,
+            ),
+        };
+        seq_formats.push(r.map_err(|e| format!("{i}: {e:#}")));
+    }
+    assert!(!seq.rejected().is_empty(), "the fixtures hold bad entries");
+    let want = fingerprint(&seq.build());
+
+    // The parallel loader (as many threads as this machine has).
+    let mut par = IntelBuilder::new();
+    let par_formats: Vec<_> = load_inputs(&inputs, None, &mut par)
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| r.map_err(|e| format!("{i}: {e:#}")))
+        .collect();
+    assert_eq!(par_formats, seq_formats);
+    assert!(fingerprint(&par.build()) == want, "parallel load differs");
+
+    // Two partial builders merged, whatever the cut and whichever side is larger.
+    for cut in [1, 4, inputs.len() / 2, inputs.len() - 3, inputs.len() - 1] {
+        let (a, b) = inputs.split_at(cut);
+        let mut first = IntelBuilder::new();
+        let mut second = IntelBuilder::new();
+        for (part, builder) in [(a, &mut first), (b, &mut second)] {
+            for input in part {
+                let _ = load_inputs(std::slice::from_ref(input), None, builder);
+            }
+        }
+        first.merge(second);
+        assert!(
+            fingerprint(&first.build()) == want,
+            "merge at {cut} differs"
+        );
+    }
+}
