@@ -191,6 +191,9 @@ pub enum Transport<'a> {
 #[derive(Debug, Clone)]
 pub struct FlowRecord {
     pub first_packet: u64,
+    /// Creation order of the flow in its capture: orders flows that began in the same packet
+    /// (a tunnel and the flow inside it), so that output never depends on hash order.
+    pub seq: u64,
     pub start: f64,
     pub last: f64,
     pub orig: (IpAddr, u16),
@@ -350,6 +353,7 @@ struct Apps {
 
 struct Flow {
     first_packet: u64,
+    seq: u64,
     start: f64,
     last: f64,
     /// Time of the latest packet (`last` stops moving once a TCP connection is closed).
@@ -378,6 +382,8 @@ pub struct Flows {
     finished: Vec<FlowRecord>,
     /// Endpoints FTP control connections announced for data connections (bounded).
     ftp_data: Vec<(IpAddr, u16)>,
+    /// Flows created so far (numbers `Flow::seq`).
+    created: u64,
 }
 
 /// FTP data-connection endpoints remembered at once.
@@ -428,8 +434,11 @@ impl Flows {
             self.evict_oldest();
         }
         let ftp_data = &mut self.ftp_data;
+        let seq = self.created;
+        let mut new = false;
         let flow = self.table.entry(key).or_insert_with(|| {
-            let mut f = Flow::new(p, sport, dport);
+            new = true;
+            let mut f = Flow::new(p, sport, dport, seq);
             if p.proto == 6
                 && let Some(i) = ftp_data.iter().position(|e| *e == f.resp || *e == f.orig)
             {
@@ -438,6 +447,7 @@ impl Flows {
             }
             f
         });
+        self.created += u64::from(new);
         flow.update(p, sport, problems);
         for e in flow.expect.drain(..) {
             if ftp_data.len() >= MAX_FTP_EXPECTED {
@@ -485,7 +495,7 @@ impl Flows {
             }
         }
         let mut out = std::mem::take(&mut self.finished);
-        out.sort_by_key(|f| f.first_packet);
+        out.sort_by_key(|f| (f.first_packet, f.seq));
         out
     }
 
@@ -493,7 +503,7 @@ impl Flows {
     pub fn finish(mut self) -> Vec<FlowRecord> {
         let mut out = std::mem::take(&mut self.finished);
         out.extend(self.table.into_values().map(Flow::finish));
-        out.sort_by_key(|f| f.first_packet);
+        out.sort_by_key(|f| (f.first_packet, f.seq));
         out
     }
 }
@@ -535,7 +545,7 @@ fn icmp_ports(v6: bool, t: u8, code: u8) -> (u16, u16) {
 }
 
 impl Flow {
-    fn new(p: &Packet<'_>, sport: u16, dport: u16) -> Flow {
+    fn new(p: &Packet<'_>, sport: u16, dport: u16, seq: u64) -> Flow {
         let a = (p.src, sport);
         let b = (p.dst, dport);
         let flip = match &p.transport {
@@ -560,6 +570,7 @@ impl Flow {
         let (orig, resp) = if flip { (b, a) } else { (a, b) };
         Flow {
             first_packet: p.number,
+            seq,
             start: p.ts,
             last: p.ts,
             last_packet: p.ts,
@@ -1407,6 +1418,7 @@ impl Flow {
         dns.sort_by_key(|r| r.packet);
         FlowRecord {
             first_packet: self.first_packet,
+            seq: self.seq,
             start: self.start,
             last: self.last,
             orig: self.orig,
