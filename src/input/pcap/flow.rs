@@ -378,7 +378,9 @@ struct Flow {
 /// The flow table.
 #[derive(Default)]
 pub struct Flows {
-    table: HashMap<Key, Flow>,
+    /// foldhash, randomly seeded: fast, and no crafted capture can make its keys collide; the
+    /// order flows leave it in is restored by sorting on (first packet, creation).
+    table: HashMap<Key, Flow, foldhash::fast::RandomState>,
     finished: Vec<FlowRecord>,
     /// Endpoints FTP control connections announced for data connections (bounded).
     ftp_data: Vec<(IpAddr, u16)>,
@@ -411,20 +413,14 @@ impl Flows {
             1 | 58 => ICMP_TIMEOUT,
             _ => OTHER_TIMEOUT,
         };
-        let expired = match self.table.get(&key) {
-            Some(f) => {
-                let idle = p.ts - f.last_packet;
-                // Zeek's dns_session_timeout shortens the life of a DNS-over-UDP flow.
-                let timeout = if f.proto == 17 && f.apps.dns_seen {
-                    DNS_SESSION_TIMEOUT
-                } else {
-                    timeout
-                };
-                idle > timeout
-                    || f.close_delay().is_some_and(|delay| idle > delay)
-                    || matches!(&p.transport, Transport::Tcp { syn: true, ack_flag: false, .. }
-                        if f.tcp_closed())
+        // The common case, a packet of a live flow, costs one lookup.
+        let expired = match self.table.get_mut(&key) {
+            Some(f) if !f.expired(p, timeout) => {
+                f.update(p, sport, problems);
+                take_expected(f, &mut self.ftp_data);
+                return;
             }
+            Some(_) => true,
             None => false,
         };
         if expired && let Some(old) = self.table.remove(&key) {
@@ -449,19 +445,18 @@ impl Flows {
         });
         self.created += u64::from(new);
         flow.update(p, sport, problems);
-        for e in flow.expect.drain(..) {
-            if ftp_data.len() >= MAX_FTP_EXPECTED {
-                ftp_data.remove(0);
-            }
-            ftp_data.push(e);
-        }
+        take_expected(flow, ftp_data);
     }
 
     fn evict_oldest(&mut self) {
         let oldest = self
             .table
             .iter()
-            .min_by(|a, b| a.1.last_packet.total_cmp(&b.1.last_packet))
+            .min_by(|a, b| {
+                a.1.last_packet
+                    .total_cmp(&b.1.last_packet)
+                    .then(a.1.seq.cmp(&b.1.seq))
+            })
             .map(|(k, _)| *k);
         if let Some(k) = oldest
             && let Some(f) = self.table.remove(&k)
@@ -470,9 +465,10 @@ impl Flows {
         }
     }
 
-    /// Finishes the flows idle past their timeout at time `now` and returns every flow finished
-    /// so far, in order of their first packet (called now and then to keep memory bounded).
-    pub fn sweep(&mut self, now: f64) -> Vec<FlowRecord> {
+    /// Finishes the flows idle past their timeout at time `now` and moves every flow finished
+    /// so far into `out` (emptied first), in order of their first packet (called now and then to
+    /// keep memory bounded). Both vectors keep their capacity from sweep to sweep.
+    pub fn sweep(&mut self, now: f64, out: &mut Vec<FlowRecord>) {
         let expired: Vec<Key> = self
             .table
             .iter()
@@ -494,17 +490,27 @@ impl Flows {
                 self.finished.push(f.finish());
             }
         }
-        let mut out = std::mem::take(&mut self.finished);
-        out.sort_by_key(|f| (f.first_packet, f.seq));
-        out
+        out.clear();
+        out.append(&mut self.finished);
+        out.sort_unstable_by_key(|f| (f.first_packet, f.seq));
     }
 
     /// Finishes every flow and returns them in order of their first packet.
     pub fn finish(mut self) -> Vec<FlowRecord> {
         let mut out = std::mem::take(&mut self.finished);
         out.extend(self.table.into_values().map(Flow::finish));
-        out.sort_by_key(|f| (f.first_packet, f.seq));
+        out.sort_unstable_by_key(|f| (f.first_packet, f.seq));
         out
+    }
+}
+
+/// Hands the FTP data-connection endpoints `flow` announced over to the table's list (bounded).
+fn take_expected(flow: &mut Flow, ftp_data: &mut Vec<(IpAddr, u16)>) {
+    for e in flow.expect.drain(..) {
+        if ftp_data.len() >= MAX_FTP_EXPECTED {
+            ftp_data.remove(0);
+        }
+        ftp_data.push(e);
     }
 }
 
@@ -588,6 +594,22 @@ impl Flow {
             pending_dns: 0,
             expect: Vec::new(),
         }
+    }
+
+    /// Whether packet `p` comes after this flow ended (`timeout` is its protocol's inactivity
+    /// timeout), so that it starts a new flow.
+    fn expired(&self, p: &Packet<'_>, timeout: f64) -> bool {
+        let idle = p.ts - self.last_packet;
+        // Zeek's dns_session_timeout shortens the life of a DNS-over-UDP flow.
+        let timeout = if self.proto == 17 && self.apps.dns_seen {
+            DNS_SESSION_TIMEOUT
+        } else {
+            timeout
+        };
+        idle > timeout
+            || self.close_delay().is_some_and(|delay| idle > delay)
+            || matches!(&p.transport, Transport::Tcp { syn: true, ack_flag: false, .. }
+                if self.tcp_closed())
     }
 
     /// Zeek removes a closing TCP connection after a delay; a later packet starts a new one:
@@ -833,7 +855,6 @@ impl Flow {
             return;
         }
         let rel = rel as u64;
-        let mut chunks: Vec<(u64, Vec<u8>)> = Vec::new();
         if rel > s.delivered {
             // Hold a segment that arrived early, unless it lies far beyond what parsers read.
             if s.ooo.len() < MAX_OOO_SEGMENTS && rel - s.delivered <= STREAM_CAP as u64 {
@@ -841,13 +862,17 @@ impl Flow {
             }
             return;
         }
+        // The in-order part of this segment is read in place; held segments it reaches are
+        // taken out of the hold (no copy). Delivery state advances before any parser runs.
         let skip = usize::try_from(s.delivered - rel).unwrap_or(usize::MAX);
+        let mut first: Option<(u64, &[u8])> = None;
         if let Some(fresh) = payload.get(skip..)
             && !fresh.is_empty()
         {
-            chunks.push((s.delivered, fresh.to_vec()));
+            first = Some((s.delivered, fresh));
             s.delivered += fresh.len() as u64;
         }
+        let mut held: Vec<(u64, usize, Vec<u8>)> = Vec::new();
         while let Some((&off, _)) = s.ooo.first_key_value() {
             if off > s.delivered {
                 break;
@@ -859,12 +884,17 @@ impl Flow {
             if let Some(fresh) = data.get(skip..)
                 && !fresh.is_empty()
             {
-                chunks.push((s.delivered, fresh.to_vec()));
+                let at = s.delivered;
                 s.delivered += fresh.len() as u64;
+                held.push((at, skip, data));
             }
         }
-        for (off, chunk) in chunks {
-            self.stream_data(p, is_orig, off, &chunk, problems);
+        if let Some((off, chunk)) = first {
+            self.stream_data(p, is_orig, off, chunk, problems);
+        }
+        for (off, skip, data) in held {
+            let chunk = data.get(skip..).unwrap_or_default();
+            self.stream_data(p, is_orig, off, chunk, problems);
         }
     }
 
