@@ -28,8 +28,11 @@ const MAX_OOO_SEGMENTS: usize = 64;
 const MAX_RECORDS_PER_FLOW: usize = 1000;
 /// DNS queries waiting for a reply per flow.
 const MAX_PENDING_DNS: usize = 256;
-/// Flows tracked at once; beyond this the oldest idle flows are finished early.
-const MAX_FLOWS: usize = 1_000_000;
+/// Flows tracked at once (a flow takes about 1 KB, more while its parsers buffer); beyond this
+/// the least recently active flows are finished early, [`EVICT_BATCH`] at a time.
+pub const MAX_FLOWS: usize = 131_072;
+/// Flows finished at once when the table is full (so that eviction costs O(1) per new flow).
+const EVICT_BATCH: usize = MAX_FLOWS / 16;
 
 /// Zeek's inactivity timeouts.
 const TCP_TIMEOUT: f64 = 300.0;
@@ -427,7 +430,13 @@ impl Flows {
             self.finished.push(old.finish());
         }
         if !self.table.contains_key(&key) && self.table.len() >= MAX_FLOWS {
-            self.evict_oldest();
+            self.evict_oldest(EVICT_BATCH);
+            problems.push(Problem {
+                kind: "flows",
+                message: format!(
+                    "more than {MAX_FLOWS} flows at once: the {EVICT_BATCH} least recently active were finished early"
+                ),
+            });
         }
         let ftp_data = &mut self.ftp_data;
         let seq = self.created;
@@ -448,20 +457,24 @@ impl Flows {
         take_expected(flow, ftp_data);
     }
 
-    fn evict_oldest(&mut self) {
-        let oldest = self
+    /// Finishes the `n` least recently active flows (ties: the older flow first).
+    fn evict_oldest(&mut self, n: usize) {
+        let mut by_age: Vec<(f64, u64, Key)> = self
             .table
             .iter()
-            .min_by(|a, b| {
-                a.1.last_packet
-                    .total_cmp(&b.1.last_packet)
-                    .then(a.1.seq.cmp(&b.1.seq))
-            })
-            .map(|(k, _)| *k);
-        if let Some(k) = oldest
-            && let Some(f) = self.table.remove(&k)
-        {
-            self.finished.push(f.finish());
+            .map(|(k, f)| (f.last_packet, f.seq, *k))
+            .collect();
+        let n = n.clamp(1, by_age.len().max(1));
+        let order =
+            |a: &(f64, u64, Key), b: &(f64, u64, Key)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+        if n < by_age.len() {
+            by_age.select_nth_unstable_by(n - 1, order);
+            by_age.truncate(n);
+        }
+        for (_, _, k) in by_age {
+            if let Some(f) = self.table.remove(&k) {
+                self.finished.push(f.finish());
+            }
         }
     }
 
@@ -1682,4 +1695,57 @@ fn content_length(head: &[u8]) -> Option<usize> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn udp(n: u64, ts: f64) -> Packet<'static> {
+        let host = u32::try_from(n).unwrap_or(u32::MAX);
+        Packet {
+            number: n,
+            ts,
+            src: IpAddr::from([10, 0, 0, 1]),
+            dst: IpAddr::from((0x0b00_0000u32 | host).to_be_bytes()),
+            proto: 17,
+            ip_len: 28,
+            transport: Transport::Udp {
+                sport: 40000,
+                dport: 9999,
+                payload: &[],
+            },
+            tunnel: false,
+        }
+    }
+
+    /// Issue 7: a capture with more concurrent flows than the table holds (a scan) keeps the
+    /// table bounded, finishes the least recently active flows in batches, says so, and still
+    /// yields every flow once, in order of first packet.
+    #[test]
+    fn more_concurrent_flows_than_the_cap_are_finished_early_in_batches() {
+        let mut flows = Flows::default();
+        let mut problems = Vec::new();
+        let total = MAX_FLOWS as u64 + 100;
+        for n in 1..=total {
+            flows.packet(&udp(n, n as f64 * 1e-6), &mut problems);
+            assert!(flows.table.len() <= MAX_FLOWS);
+        }
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].kind, "flows");
+        // The oldest batch went first: flow 1 is finished, the newest are still tracked.
+        assert_eq!(flows.finished.len(), EVICT_BATCH);
+        assert!(
+            flows
+                .finished
+                .iter()
+                .all(|f| f.first_packet <= EVICT_BATCH as u64)
+        );
+        let all = flows.finish();
+        assert_eq!(all.len() as u64, total);
+        assert!(
+            all.windows(2)
+                .all(|w| w[0].first_packet < w[1].first_packet)
+        );
+    }
 }

@@ -5,10 +5,11 @@
 //! (layer 2), `ip` (layer 3 and fragments), `tunnel` (GRE, IP in IP, Teredo), `flow` (flows, TCP
 //! streams, which parser sees what), the pure parsers `dns`, `tls`, `http`, and `zeek_log` (the
 //! writer). Records are emitted when their flow ends (idle flows are swept every 65536 packets,
-//! the rest when the capture ends), each batch ordered by first packet, so the order depends only
-//! on the input; each record's location is the packet number (first packet is 1) of its first
-//! packet. Checksums are not verified (like `zeek -C`). Bad packets become diagnostics naming the
-//! packet, capped per kind with a final count.
+//! the rest when the capture ends), each batch ordered by first packet (flows that begin in the
+//! same packet, a tunnel and the flow inside it, in the order they were created), so the order
+//! depends only on the input; each record's location is the packet number (first packet is 1) of
+//! its first packet. Checksums are not verified (like `zeek -C`). Bad packets become diagnostics
+//! naming the packet, capped per kind with a final count.
 
 pub mod capture;
 pub mod dns;
