@@ -11,7 +11,7 @@ use crate::enrichment::{self, Tee};
 use crate::facts::{ConnPartial, Facts, FactsBuilder};
 use crate::input::zeek_runner::{self, ZeekOutput, ZeekRunner};
 use crate::input::{self, InputFile, InputKind};
-use crate::model::{Diagnostic, Location, LogKind, Record, Sink};
+use crate::model::{LogKind, Sink};
 use crate::progress::Progress;
 use crate::report::{
     self, DestinationStatus, DestinationSummary, Format, InputSummary, IntelSummary, Report,
@@ -103,21 +103,8 @@ fn write_report(cfg: &AnalyzeConfig, report: &Report) -> Result<()> {
     Ok(())
 }
 
-/// Records of one capture, kept until their phase comes.
-#[derive(Default)]
-struct Buffered {
-    records: Vec<(Record<'static>, Location)>,
-    diagnostics: Vec<Diagnostic>,
-}
-
-impl Sink for Buffered {
-    fn record(&mut self, record: Record<'_>, location: &Location) {
-        self.records.push((record.into_owned(), location.clone()));
-    }
-    fn diagnostic(&mut self, diagnostic: Diagnostic) {
-        self.diagnostics.push(diagnostic);
-    }
-}
+/// Records of one capture, kept on disk until their phase comes.
+type Buffered = input::spill::Spill;
 
 /// Reads every input and evaluates the rules; `warn` receives every diagnostic as text.
 pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report> {
@@ -232,11 +219,7 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
             pdns: pdns_collector.as_mut(),
         };
         for (buffered, _) in &mut captures {
-            for (rec, loc) in buffered.records.iter() {
-                if rec.phase() == phase {
-                    sink.record(rec.clone(), loc);
-                }
-            }
+            buffered.replay(phase, &mut sink);
         }
     }
     progress.finish();

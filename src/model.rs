@@ -6,6 +6,7 @@
 //! `Vec`. Values are as the log wrote them: names are normalised later (`crate::names`), protocols
 //! and services are lower-cased by the consumer. Nothing here knows about rules or reports.
 
+use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
@@ -24,7 +25,7 @@ pub struct Location {
 }
 
 /// A position within one input file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Pos {
     /// 1-based line of a log file.
     Line(u64),
@@ -71,7 +72,7 @@ impl fmt::Display for Location {
 }
 
 /// The `id.*` columns of a Zeek log: originator (client) and responder (server).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Endpoints {
     pub orig_h: Option<IpAddr>,
     pub orig_p: Option<u16>,
@@ -80,7 +81,7 @@ pub struct Endpoints {
 }
 
 /// One conn.log row (or one flow of a capture).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Conn<'a> {
     pub ts: Option<Ts>,
     pub uid: Option<Cow<'a, str>>,
@@ -101,7 +102,7 @@ pub struct Conn<'a> {
 }
 
 /// One dns.log row: a query with its response, or an unpaired message.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Dns<'a> {
     pub ts: Option<Ts>,
     pub uid: Option<Cow<'a, str>>,
@@ -127,7 +128,7 @@ pub struct Dns<'a> {
 }
 
 /// How an ssl.log row names its server certificate chain.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ChainKind {
     /// No chain column in this file.
     #[default]
@@ -139,7 +140,7 @@ pub enum ChainKind {
 }
 
 /// One ssl.log row (or one TLS session of a capture).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tls<'a> {
     pub ts: Option<Ts>,
     pub uid: Option<Cow<'a, str>>,
@@ -158,7 +159,7 @@ pub struct Tls<'a> {
 }
 
 /// One http.log row (one request).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Http<'a> {
     pub ts: Option<Ts>,
     pub uid: Option<Cow<'a, str>>,
@@ -174,7 +175,7 @@ pub struct Http<'a> {
 
 /// One files.log row, in either layout (before Zeek 5.1: `tx_hosts rx_hosts conn_uids`; after:
 /// `uid id.*`).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct File<'a> {
     pub ts: Option<Ts>,
     pub fuid: Option<Cow<'a, str>>,
@@ -196,7 +197,7 @@ pub struct File<'a> {
 }
 
 /// One x509.log row (or one certificate a capture carried).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct X509<'a> {
     pub ts: Option<Ts>,
     /// Zeek 2.3-4.0: the file id.
@@ -222,7 +223,7 @@ pub struct X509<'a> {
 }
 
 /// Any record a reader yields.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Record<'a> {
     Conn(Conn<'a>),
     Dns(Dns<'a>),

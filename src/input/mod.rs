@@ -12,6 +12,7 @@
 //! logs is [`zeek`]'s job, decoding captures [`pcap`]'s.
 
 pub mod pcap;
+pub mod spill;
 pub mod zeek;
 pub mod zeek_runner;
 

@@ -4,6 +4,7 @@
 //! and rendering are here so a message that breaks off mid-record still yields what came before
 //! (Zeek logs such partial answers too). Pairing queries with responses is the flow layer's job.
 
+use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use hickory_proto::rr::Name;
@@ -330,7 +331,7 @@ fn hex_lower(b: &[u8]) -> String {
 }
 
 /// Zeek's name of a query type (IANA mnemonics; 255 is `*`).
-pub fn qtype_name(t: u16) -> String {
+pub fn qtype_name(t: u16) -> Cow<'static, str> {
     let name = match t {
         1 => "A",
         2 => "NS",
@@ -405,13 +406,13 @@ pub fn qtype_name(t: u16) -> String {
         257 => "CAA",
         32768 => "TA",
         32769 => "DLV",
-        _ => return format!("query-{t}"),
+        _ => return Cow::Owned(format!("query-{t}")),
     };
-    name.to_string()
+    Cow::Borrowed(name)
 }
 
 /// Zeek's name of a response code.
-pub fn rcode_name(r: u16) -> String {
+pub fn rcode_name(r: u16) -> Cow<'static, str> {
     let name = match r {
         0 => "NOERROR",
         1 => "FORMERR",
@@ -432,9 +433,9 @@ pub fn rcode_name(r: u16) -> String {
         21 => "BADALG",
         22 => "BADTRUNC",
         23 => "BADCOOKIE",
-        _ => return format!("rcode-{r}"),
+        _ => return Cow::Owned(format!("rcode-{r}")),
     };
-    name.to_string()
+    Cow::Borrowed(name)
 }
 
 /// Zeek's name of a query class.

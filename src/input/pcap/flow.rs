@@ -28,8 +28,11 @@ const MAX_OOO_SEGMENTS: usize = 64;
 const MAX_RECORDS_PER_FLOW: usize = 1000;
 /// DNS queries waiting for a reply per flow.
 const MAX_PENDING_DNS: usize = 256;
-/// Flows tracked at once; beyond this the oldest idle flows are finished early.
-const MAX_FLOWS: usize = 1_000_000;
+/// Flows tracked at once (a flow takes about 1 KB, more while its parsers buffer); beyond this
+/// the least recently active flows are finished early, [`EVICT_BATCH`] at a time.
+pub const MAX_FLOWS: usize = 131_072;
+/// Flows finished at once when the table is full (so that eviction costs O(1) per new flow).
+const EVICT_BATCH: usize = MAX_FLOWS / 16;
 
 /// Zeek's inactivity timeouts.
 const TCP_TIMEOUT: f64 = 300.0;
@@ -191,6 +194,9 @@ pub enum Transport<'a> {
 #[derive(Debug, Clone)]
 pub struct FlowRecord {
     pub first_packet: u64,
+    /// Creation order of the flow in its capture: orders flows that began in the same packet
+    /// (a tunnel and the flow inside it), so that output never depends on hash order.
+    pub seq: u64,
     pub start: f64,
     pub last: f64,
     pub orig: (IpAddr, u16),
@@ -350,6 +356,7 @@ struct Apps {
 
 struct Flow {
     first_packet: u64,
+    seq: u64,
     start: f64,
     last: f64,
     /// Time of the latest packet (`last` stops moving once a TCP connection is closed).
@@ -374,10 +381,14 @@ struct Flow {
 /// The flow table.
 #[derive(Default)]
 pub struct Flows {
-    table: HashMap<Key, Flow>,
+    /// foldhash, randomly seeded: fast, and no crafted capture can make its keys collide; the
+    /// order flows leave it in is restored by sorting on (first packet, creation).
+    table: HashMap<Key, Flow, foldhash::fast::RandomState>,
     finished: Vec<FlowRecord>,
     /// Endpoints FTP control connections announced for data connections (bounded).
     ftp_data: Vec<(IpAddr, u16)>,
+    /// Flows created so far (numbers `Flow::seq`).
+    created: u64,
 }
 
 /// FTP data-connection endpoints remembered at once.
@@ -405,31 +416,34 @@ impl Flows {
             1 | 58 => ICMP_TIMEOUT,
             _ => OTHER_TIMEOUT,
         };
-        let expired = match self.table.get(&key) {
-            Some(f) => {
-                let idle = p.ts - f.last_packet;
-                // Zeek's dns_session_timeout shortens the life of a DNS-over-UDP flow.
-                let timeout = if f.proto == 17 && f.apps.dns_seen {
-                    DNS_SESSION_TIMEOUT
-                } else {
-                    timeout
-                };
-                idle > timeout
-                    || f.close_delay().is_some_and(|delay| idle > delay)
-                    || matches!(&p.transport, Transport::Tcp { syn: true, ack_flag: false, .. }
-                        if f.tcp_closed())
+        // The common case, a packet of a live flow, costs one lookup.
+        let expired = match self.table.get_mut(&key) {
+            Some(f) if !f.expired(p, timeout) => {
+                f.update(p, sport, problems);
+                take_expected(f, &mut self.ftp_data);
+                return;
             }
+            Some(_) => true,
             None => false,
         };
         if expired && let Some(old) = self.table.remove(&key) {
             self.finished.push(old.finish());
         }
         if !self.table.contains_key(&key) && self.table.len() >= MAX_FLOWS {
-            self.evict_oldest();
+            self.evict_oldest(EVICT_BATCH);
+            problems.push(Problem {
+                kind: "flows",
+                message: format!(
+                    "more than {MAX_FLOWS} flows at once: the {EVICT_BATCH} least recently active were finished early"
+                ),
+            });
         }
         let ftp_data = &mut self.ftp_data;
+        let seq = self.created;
+        let mut new = false;
         let flow = self.table.entry(key).or_insert_with(|| {
-            let mut f = Flow::new(p, sport, dport);
+            new = true;
+            let mut f = Flow::new(p, sport, dport, seq);
             if p.proto == 6
                 && let Some(i) = ftp_data.iter().position(|e| *e == f.resp || *e == f.orig)
             {
@@ -438,31 +452,36 @@ impl Flows {
             }
             f
         });
+        self.created += u64::from(new);
         flow.update(p, sport, problems);
-        for e in flow.expect.drain(..) {
-            if ftp_data.len() >= MAX_FTP_EXPECTED {
-                ftp_data.remove(0);
-            }
-            ftp_data.push(e);
-        }
+        take_expected(flow, ftp_data);
     }
 
-    fn evict_oldest(&mut self) {
-        let oldest = self
+    /// Finishes the `n` least recently active flows (ties: the older flow first).
+    fn evict_oldest(&mut self, n: usize) {
+        let mut by_age: Vec<(f64, u64, Key)> = self
             .table
             .iter()
-            .min_by(|a, b| a.1.last_packet.total_cmp(&b.1.last_packet))
-            .map(|(k, _)| *k);
-        if let Some(k) = oldest
-            && let Some(f) = self.table.remove(&k)
-        {
-            self.finished.push(f.finish());
+            .map(|(k, f)| (f.last_packet, f.seq, *k))
+            .collect();
+        let n = n.clamp(1, by_age.len().max(1));
+        let order =
+            |a: &(f64, u64, Key), b: &(f64, u64, Key)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+        if n < by_age.len() {
+            by_age.select_nth_unstable_by(n - 1, order);
+            by_age.truncate(n);
+        }
+        for (_, _, k) in by_age {
+            if let Some(f) = self.table.remove(&k) {
+                self.finished.push(f.finish());
+            }
         }
     }
 
-    /// Finishes the flows idle past their timeout at time `now` and returns every flow finished
-    /// so far, in order of their first packet (called now and then to keep memory bounded).
-    pub fn sweep(&mut self, now: f64) -> Vec<FlowRecord> {
+    /// Finishes the flows idle past their timeout at time `now` and moves every flow finished
+    /// so far into `out` (emptied first), in order of their first packet (called now and then to
+    /// keep memory bounded). Both vectors keep their capacity from sweep to sweep.
+    pub fn sweep(&mut self, now: f64, out: &mut Vec<FlowRecord>) {
         let expired: Vec<Key> = self
             .table
             .iter()
@@ -484,17 +503,27 @@ impl Flows {
                 self.finished.push(f.finish());
             }
         }
-        let mut out = std::mem::take(&mut self.finished);
-        out.sort_by_key(|f| f.first_packet);
-        out
+        out.clear();
+        out.append(&mut self.finished);
+        out.sort_unstable_by_key(|f| (f.first_packet, f.seq));
     }
 
     /// Finishes every flow and returns them in order of their first packet.
     pub fn finish(mut self) -> Vec<FlowRecord> {
         let mut out = std::mem::take(&mut self.finished);
         out.extend(self.table.into_values().map(Flow::finish));
-        out.sort_by_key(|f| f.first_packet);
+        out.sort_unstable_by_key(|f| (f.first_packet, f.seq));
         out
+    }
+}
+
+/// Hands the FTP data-connection endpoints `flow` announced over to the table's list (bounded).
+fn take_expected(flow: &mut Flow, ftp_data: &mut Vec<(IpAddr, u16)>) {
+    for e in flow.expect.drain(..) {
+        if ftp_data.len() >= MAX_FTP_EXPECTED {
+            ftp_data.remove(0);
+        }
+        ftp_data.push(e);
     }
 }
 
@@ -535,7 +564,7 @@ fn icmp_ports(v6: bool, t: u8, code: u8) -> (u16, u16) {
 }
 
 impl Flow {
-    fn new(p: &Packet<'_>, sport: u16, dport: u16) -> Flow {
+    fn new(p: &Packet<'_>, sport: u16, dport: u16, seq: u64) -> Flow {
         let a = (p.src, sport);
         let b = (p.dst, dport);
         let flip = match &p.transport {
@@ -560,6 +589,7 @@ impl Flow {
         let (orig, resp) = if flip { (b, a) } else { (a, b) };
         Flow {
             first_packet: p.number,
+            seq,
             start: p.ts,
             last: p.ts,
             last_packet: p.ts,
@@ -577,6 +607,22 @@ impl Flow {
             pending_dns: 0,
             expect: Vec::new(),
         }
+    }
+
+    /// Whether packet `p` comes after this flow ended (`timeout` is its protocol's inactivity
+    /// timeout), so that it starts a new flow.
+    fn expired(&self, p: &Packet<'_>, timeout: f64) -> bool {
+        let idle = p.ts - self.last_packet;
+        // Zeek's dns_session_timeout shortens the life of a DNS-over-UDP flow.
+        let timeout = if self.proto == 17 && self.apps.dns_seen {
+            DNS_SESSION_TIMEOUT
+        } else {
+            timeout
+        };
+        idle > timeout
+            || self.close_delay().is_some_and(|delay| idle > delay)
+            || matches!(&p.transport, Transport::Tcp { syn: true, ack_flag: false, .. }
+                if self.tcp_closed())
     }
 
     /// Zeek removes a closing TCP connection after a delay; a later packet starts a new one:
@@ -822,7 +868,6 @@ impl Flow {
             return;
         }
         let rel = rel as u64;
-        let mut chunks: Vec<(u64, Vec<u8>)> = Vec::new();
         if rel > s.delivered {
             // Hold a segment that arrived early, unless it lies far beyond what parsers read.
             if s.ooo.len() < MAX_OOO_SEGMENTS && rel - s.delivered <= STREAM_CAP as u64 {
@@ -830,13 +875,17 @@ impl Flow {
             }
             return;
         }
+        // The in-order part of this segment is read in place; held segments it reaches are
+        // taken out of the hold (no copy). Delivery state advances before any parser runs.
         let skip = usize::try_from(s.delivered - rel).unwrap_or(usize::MAX);
+        let mut first: Option<(u64, &[u8])> = None;
         if let Some(fresh) = payload.get(skip..)
             && !fresh.is_empty()
         {
-            chunks.push((s.delivered, fresh.to_vec()));
+            first = Some((s.delivered, fresh));
             s.delivered += fresh.len() as u64;
         }
+        let mut held: Vec<(u64, usize, Vec<u8>)> = Vec::new();
         while let Some((&off, _)) = s.ooo.first_key_value() {
             if off > s.delivered {
                 break;
@@ -848,12 +897,17 @@ impl Flow {
             if let Some(fresh) = data.get(skip..)
                 && !fresh.is_empty()
             {
-                chunks.push((s.delivered, fresh.to_vec()));
+                let at = s.delivered;
                 s.delivered += fresh.len() as u64;
+                held.push((at, skip, data));
             }
         }
-        for (off, chunk) in chunks {
-            self.stream_data(p, is_orig, off, &chunk, problems);
+        if let Some((off, chunk)) = first {
+            self.stream_data(p, is_orig, off, chunk, problems);
+        }
+        for (off, skip, data) in held {
+            let chunk = data.get(skip..).unwrap_or_default();
+            self.stream_data(p, is_orig, off, chunk, problems);
         }
     }
 
@@ -1407,6 +1461,7 @@ impl Flow {
         dns.sort_by_key(|r| r.packet);
         FlowRecord {
             first_packet: self.first_packet,
+            seq: self.seq,
             start: self.start,
             last: self.last,
             orig: self.orig,
@@ -1640,4 +1695,57 @@ fn content_length(head: &[u8]) -> Option<usize> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn udp(n: u64, ts: f64) -> Packet<'static> {
+        let host = u32::try_from(n).unwrap_or(u32::MAX);
+        Packet {
+            number: n,
+            ts,
+            src: IpAddr::from([10, 0, 0, 1]),
+            dst: IpAddr::from((0x0b00_0000u32 | host).to_be_bytes()),
+            proto: 17,
+            ip_len: 28,
+            transport: Transport::Udp {
+                sport: 40000,
+                dport: 9999,
+                payload: &[],
+            },
+            tunnel: false,
+        }
+    }
+
+    /// Issue 7: a capture with more concurrent flows than the table holds (a scan) keeps the
+    /// table bounded, finishes the least recently active flows in batches, says so, and still
+    /// yields every flow once, in order of first packet.
+    #[test]
+    fn more_concurrent_flows_than_the_cap_are_finished_early_in_batches() {
+        let mut flows = Flows::default();
+        let mut problems = Vec::new();
+        let total = MAX_FLOWS as u64 + 100;
+        for n in 1..=total {
+            flows.packet(&udp(n, n as f64 * 1e-6), &mut problems);
+            assert!(flows.table.len() <= MAX_FLOWS);
+        }
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].kind, "flows");
+        // The oldest batch went first: flow 1 is finished, the newest are still tracked.
+        assert_eq!(flows.finished.len(), EVICT_BATCH);
+        assert!(
+            flows
+                .finished
+                .iter()
+                .all(|f| f.first_packet <= EVICT_BATCH as u64)
+        );
+        let all = flows.finish();
+        assert_eq!(all.len() as u64, total);
+        assert!(
+            all.windows(2)
+                .all(|w| w[0].first_packet < w[1].first_packet)
+        );
+    }
 }

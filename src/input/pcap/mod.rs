@@ -5,10 +5,11 @@
 //! (layer 2), `ip` (layer 3 and fragments), `tunnel` (GRE, IP in IP, Teredo), `flow` (flows, TCP
 //! streams, which parser sees what), the pure parsers `dns`, `tls`, `http`, and `zeek_log` (the
 //! writer). Records are emitted when their flow ends (idle flows are swept every 65536 packets,
-//! the rest when the capture ends), each batch ordered by first packet, so the order depends only
-//! on the input; each record's location is the packet number (first packet is 1) of its first
-//! packet. Checksums are not verified (like `zeek -C`). Bad packets become diagnostics naming the
-//! packet, capped per kind with a final count.
+//! the rest when the capture ends), each batch ordered by first packet (flows that begin in the
+//! same packet, a tunnel and the flow inside it, in the order they were created), so the order
+//! depends only on the input; each record's location is the packet number (first packet is 1) of
+//! its first packet. Checksums are not verified (like `zeek -C`). Bad packets become diagnostics
+//! naming the packet, capped per kind with a final count.
 
 pub mod capture;
 pub mod dns;
@@ -290,6 +291,8 @@ struct Decoder<'s> {
     diags: Diagnostics<'s>,
     errors: u64,
     problems: Vec<Problem>,
+    /// Flows finished at the latest sweep (kept for its capacity).
+    done: Vec<FlowRecord>,
 }
 
 /// Packets between sweeps of idle flows (their records are emitted then).
@@ -308,8 +311,11 @@ impl Decoder<'_> {
         self.now = self.now.max(frame.ts);
         if frame.number - self.swept_at >= SWEEP_EVERY {
             self.swept_at = frame.number;
-            let done = self.flows.sweep(self.now);
+            let mut done = std::mem::take(&mut self.done);
+            self.flows.sweep(self.now, &mut done);
             self.emit(&done, sink);
+            done.clear();
+            self.done = done;
         }
         let net = match link::network_layer(frame.linktype, frame.data) {
             Ok(n) => n,
@@ -469,6 +475,7 @@ fn decode_flows(source: &Arc<str>, r: impl Read + Send, sink: &mut dyn Sink) -> 
         },
         errors: 0,
         problems: Vec::new(),
+        done: Vec::new(),
     };
     let framing = capture::read_frames(r, &mut |frame| dec.frame(frame, sink));
     if let Some(e) = &framing.error {
@@ -495,22 +502,23 @@ fn decode_flows(source: &Arc<str>, r: impl Read + Send, sink: &mut dyn Sink) -> 
     }
 }
 
-/// A deterministic Zeek-style uid (`C` + 17 base62 characters) for the n-th flow.
-fn uid(n: u64) -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+/// A deterministic Zeek-style uid (`C` + 17 base62 characters) for the n-th flow, written into
+/// `buf` (no allocation per flow).
+fn uid(n: u64, buf: &mut [u8; 18]) -> &str {
+    const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut x = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut out = String::with_capacity(18);
-    out.push('C');
-    for _ in 0..17 {
+    buf[0] = b'C';
+    for slot in buf.iter_mut().skip(1) {
         // splitmix64 step
         x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = x;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^= z >> 31;
-        out.push(char::from(ALPHABET[(z % 62) as usize]));
+        *slot = ALPHABET[(z % 62) as usize];
     }
-    out
+    // Every byte is ASCII from the alphabet.
+    std::str::from_utf8(buf).unwrap_or("C")
 }
 
 fn proto_name(proto: u8) -> &'static str {
@@ -524,8 +532,9 @@ fn proto_name(proto: u8) -> &'static str {
 
 /// Emits the records of `flows`; `first` numbers the first flow's uid.
 fn emit_records(source: &Arc<str>, first: u64, flows: &[FlowRecord], sink: &mut dyn Sink) {
+    let mut uid_buf = [0u8; 18];
     for (n, f) in flows.iter().enumerate() {
-        let uid = uid(first + n as u64);
+        let uid = uid(first + n as u64, &mut uid_buf);
         let id = Endpoints {
             orig_h: Some(f.orig.0),
             orig_p: Some(f.orig.1),
@@ -536,7 +545,7 @@ fn emit_records(source: &Arc<str>, first: u64, flows: &[FlowRecord], sink: &mut 
         let has_duration = duration > 0.0;
         let conn = Conn {
             ts: Some(f.start),
-            uid: Some(Cow::Borrowed(&uid)),
+            uid: Some(Cow::Borrowed(uid)),
             id,
             proto: Some(Cow::Borrowed(proto_name(f.proto))),
             services: f.services.iter().map(|s| Cow::Borrowed(*s)).collect(),
@@ -557,7 +566,7 @@ fn emit_records(source: &Arc<str>, first: u64, flows: &[FlowRecord], sink: &mut 
         for d in &f.dns {
             let dns = Dns {
                 ts: Some(d.ts),
-                uid: Some(Cow::Borrowed(&uid)),
+                uid: Some(Cow::Borrowed(uid)),
                 id,
                 proto: Some(Cow::Borrowed(proto_name(f.proto))),
                 trans_id: Some(u64::from(d.trans_id)),
@@ -565,9 +574,9 @@ fn emit_records(source: &Arc<str>, first: u64, flows: &[FlowRecord], sink: &mut 
                 query: d.query.as_deref().map(Cow::Borrowed),
                 qclass: d.qclass.map(u64::from),
                 qtype: d.qtype.map(u64::from),
-                qtype_name: d.qtype.map(|t| Cow::Owned(dns::qtype_name(t))),
+                qtype_name: d.qtype.map(dns::qtype_name),
                 rcode: d.rcode.map(u64::from),
-                rcode_name: d.rcode.map(|r| Cow::Owned(dns::rcode_name(r))),
+                rcode_name: d.rcode.map(dns::rcode_name),
                 aa: Some(d.aa),
                 tc: Some(d.tc),
                 rd: Some(d.rd),
@@ -586,7 +595,7 @@ fn emit_records(source: &Arc<str>, first: u64, flows: &[FlowRecord], sink: &mut 
             let leaf = t.certs.first();
             let tls = Tls {
                 ts: Some(t.ts),
-                uid: Some(Cow::Borrowed(&uid)),
+                uid: Some(Cow::Borrowed(uid)),
                 id,
                 version: t.version.as_deref().map(Cow::Borrowed),
                 cipher: None,
@@ -635,7 +644,7 @@ fn emit_records(source: &Arc<str>, first: u64, flows: &[FlowRecord], sink: &mut 
         for h in &f.http {
             let http = Http {
                 ts: Some(h.ts),
-                uid: Some(Cow::Borrowed(&uid)),
+                uid: Some(Cow::Borrowed(uid)),
                 id,
                 trans_depth: Some(h.trans_depth),
                 method: Some(Cow::Borrowed(&h.method)),

@@ -7,7 +7,10 @@
 //! `x509-parser`; this module only reassembles handshake messages split across records or DTLS
 //! fragments and renders names, serials and algorithms in Zeek's (OpenSSL's) spelling. Flow state,
 //! buffering and logging stay with the caller. Every loop and buffer is bounded; a truncated buffer
-//! yields [`TlsNeed::NeedMore`], garbage yields [`TlsNeed::NotTls`], nothing panics.
+//! yields [`TlsNeed::NeedMore`], garbage yields [`TlsNeed::NotTls`], nothing panics. The one
+//! piece of state is a bounded per-thread memo of [`cert_info`] by the certificate's SHA-256: the
+//! same server certificates come back in session after session, and parsing them again costs
+//! more than the rest of the decoder (the function stays pure as seen from outside).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -693,7 +696,33 @@ fn hex_lower(bytes: &[u8]) -> String {
 }
 
 /// Describe one DER certificate as Zeek's x509.log does; `None` if it does not parse.
+/// Certificates remembered by [`cert_info`] per thread; the memo is emptied when full.
+const CERT_MEMO: usize = 1024;
+
+thread_local! {
+    static CERT_INFO: std::cell::RefCell<std::collections::HashMap<[u8; 32], Option<CertInfo>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// Describes the DER certificate `der` as x509.log does; `None` when `x509-parser` cannot read
+/// it. Remembers the last [`CERT_MEMO`] answers by SHA-256 of `der`.
 pub fn cert_info(der: &[u8]) -> Option<CertInfo> {
+    let sha256: [u8; 32] = Sha256::digest(der).into();
+    if let Some(hit) = CERT_INFO.with(|m| m.borrow().get(&sha256).cloned()) {
+        return hit;
+    }
+    let info = parse_cert_info(der, &sha256);
+    CERT_INFO.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= CERT_MEMO {
+            m.clear();
+        }
+        m.insert(sha256, info.clone());
+    });
+    info
+}
+
+fn parse_cert_info(der: &[u8], sha256: &[u8; 32]) -> Option<CertInfo> {
     let (_, cert) = X509Certificate::from_der(der).ok()?;
     let tbs = &cert.tbs_certificate;
     let spki = &tbs.subject_pki;
@@ -742,7 +771,7 @@ pub fn cert_info(der: &[u8]) -> Option<CertInfo> {
     };
     Some(CertInfo {
         der_sha1: hex_lower(&Sha1::digest(der)),
-        der_sha256: hex_lower(&Sha256::digest(der)),
+        der_sha256: hex_lower(sha256),
         subject: format_name(&tbs.subject),
         issuer: format_name(&tbs.issuer),
         not_before: Some(tbs.validity.not_before.timestamp() as f64),
