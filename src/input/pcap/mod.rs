@@ -81,21 +81,21 @@ pub fn decode_reader(source: Arc<str>, r: impl Read + Send, sink: &mut dyn Sink)
 }
 
 /// Decodes the capture at `capture` and writes conn, dns, ssl, x509 and http logs into
-/// `out_dir` (created if missing). Certificates are written once per fingerprint, as Zeek does.
+/// `out_dir` (created if missing) as records are decoded, keeping none of them. Certificates are
+/// written once per fingerprint, as Zeek does.
 pub fn extract(capture: &Path, out_dir: &Path) -> anyhow::Result<ExtractStats> {
-    let mut sink = Collect::default();
+    let out = zeek_log::LogWriters::create(out_dir)
+        .with_context(|| format!("cannot write logs into {}", out_dir.display()))?;
+    let mut sink = ExtractSink {
+        out,
+        seen: HashSet::new(),
+        diagnostics: Vec::new(),
+    };
     let stats = decode_file(capture, &mut sink)
         .with_context(|| format!("cannot read capture {}", capture.display()))?;
-    let mut seen = HashSet::new();
-    let records: Vec<Record<'static>> = sink
-        .records
-        .into_iter()
-        .filter(|r| match r {
-            Record::X509(x) => seen.insert(x.fingerprint.clone()),
-            _ => true,
-        })
-        .collect();
-    let counts = zeek_log::write_zeek_logs(&records, out_dir)
+    let counts = sink
+        .out
+        .finish()
         .with_context(|| format!("cannot write logs into {}", out_dir.display()))?;
     Ok(ExtractStats {
         capture: stats,
@@ -106,6 +106,29 @@ pub fn extract(capture: &Path, out_dir: &Path) -> anyhow::Result<ExtractStats> {
         http: counts[4],
         diagnostics: sink.diagnostics,
     })
+}
+
+/// Writes each record to its log as it is decoded; certificates once per fingerprint.
+struct ExtractSink {
+    out: zeek_log::LogWriters,
+    seen: HashSet<Option<String>>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Sink for ExtractSink {
+    fn record(&mut self, record: Record<'_>, _location: &Location) {
+        if let Record::X509(x) = &record
+            && !self
+                .seen
+                .insert(x.fingerprint.as_deref().map(str::to_string))
+        {
+            return;
+        }
+        self.out.write(&record);
+    }
+    fn diagnostic(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
 }
 
 /// A sink that keeps everything (used by `extract` and tests).

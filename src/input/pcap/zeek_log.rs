@@ -184,15 +184,11 @@ impl LogName {
 /// Writes `<dir>/conn.log`, `dns.log`, `ssl.log`, `x509.log` and `http.log` from `records`
 /// (every file is written, with headers, even when it has no rows). Returns rows per log.
 pub fn write_zeek_logs(records: &[Record<'_>], dir: &Path) -> io::Result<[usize; 5]> {
-    std::fs::create_dir_all(dir)?;
-    let mut counts = [0usize; 5];
-    for (i, log) in LogName::ALL.into_iter().enumerate() {
-        let file = File::create(dir.join(format!("{}.log", log.path())))?;
-        let mut w = BufWriter::new(file);
-        counts[i] = write_log(log, records, &mut w)?;
-        w.flush()?;
+    let mut out = LogWriters::create(dir)?;
+    for r in records {
+        out.write(r);
     }
-    Ok(counts)
+    out.finish()
 }
 
 /// Writes one log (headers, the rows of `records` that belong to it, `#close`) to `w`.
@@ -201,21 +197,97 @@ pub fn write_log<W: Write>(log: LogName, records: &[Record<'_>], w: &mut W) -> i
     let mut rows = 0;
     let mut line: Vec<String> = Vec::with_capacity(32);
     for r in records {
-        line.clear();
-        match (log, r) {
-            (LogName::Conn, Record::Conn(c)) => conn_row(c, &mut line),
-            (LogName::Dns, Record::Dns(d)) => dns_row(d, &mut line),
-            (LogName::Ssl, Record::Tls(t)) => ssl_row(t, &mut line),
-            (LogName::X509, Record::X509(x)) => x509_row(x, &mut line),
-            (LogName::Http, Record::Http(h)) => http_row(h, &mut line),
-            _ => continue,
+        if log_of(r) == Some(log) {
+            write_row(r, &mut line, w)?;
+            rows += 1;
         }
-        w.write_all(line.join("\t").as_bytes())?;
-        w.write_all(b"\n")?;
-        rows += 1;
     }
     writeln!(w, "#close\t-")?;
     Ok(rows)
+}
+
+/// The log a record is written to (files.log rows are not written).
+fn log_of(r: &Record<'_>) -> Option<LogName> {
+    match r {
+        Record::Conn(_) => Some(LogName::Conn),
+        Record::Dns(_) => Some(LogName::Dns),
+        Record::Tls(_) => Some(LogName::Ssl),
+        Record::X509(_) => Some(LogName::X509),
+        Record::Http(_) => Some(LogName::Http),
+        Record::File(_) => None,
+    }
+}
+
+/// Writes the row of `r` (files.log rows are not written).
+fn write_row<W: Write>(r: &Record<'_>, line: &mut Vec<String>, w: &mut W) -> io::Result<()> {
+    line.clear();
+    match r {
+        Record::Conn(c) => conn_row(c, line),
+        Record::Dns(d) => dns_row(d, line),
+        Record::Tls(t) => ssl_row(t, line),
+        Record::X509(x) => x509_row(x, line),
+        Record::Http(h) => http_row(h, line),
+        Record::File(_) => return Ok(()),
+    }
+    w.write_all(line.join("\t").as_bytes())?;
+    w.write_all(b"\n")
+}
+
+/// The five logs of a directory, written row by row as records arrive (nothing is kept).
+pub struct LogWriters {
+    writers: Vec<BufWriter<File>>,
+    counts: [usize; 5],
+    line: Vec<String>,
+    /// The first write error; later records are dropped and `finish` returns it.
+    error: Option<io::Error>,
+}
+
+impl LogWriters {
+    /// Creates `dir` if missing and the five logs in it, with their headers.
+    pub fn create(dir: &Path) -> io::Result<LogWriters> {
+        std::fs::create_dir_all(dir)?;
+        let mut writers = Vec::with_capacity(5);
+        for log in LogName::ALL {
+            let mut w = BufWriter::new(File::create(dir.join(format!("{}.log", log.path())))?);
+            write_header(log, &mut w)?;
+            writers.push(w);
+        }
+        Ok(LogWriters {
+            writers,
+            counts: [0; 5],
+            line: Vec::with_capacity(32),
+            error: None,
+        })
+    }
+
+    /// Appends the row of `r` to its log.
+    pub fn write(&mut self, r: &Record<'_>) {
+        if self.error.is_some() {
+            return;
+        }
+        let Some(i) = LogName::ALL.iter().position(|l| Some(*l) == log_of(r)) else {
+            return;
+        };
+        let (Some(w), Some(n)) = (self.writers.get_mut(i), self.counts.get_mut(i)) else {
+            return;
+        };
+        match write_row(r, &mut self.line, w) {
+            Ok(()) => *n += 1,
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// Closes the logs; returns rows per log, or the first write error.
+    pub fn finish(mut self) -> io::Result<[usize; 5]> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        for w in &mut self.writers {
+            writeln!(w, "#close\t-")?;
+            w.flush()?;
+        }
+        Ok(self.counts)
+    }
 }
 
 fn write_header<W: Write>(log: LogName, w: &mut W) -> io::Result<()> {
