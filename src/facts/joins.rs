@@ -61,13 +61,18 @@ pub(super) struct Group {
     pub first: Occurrence,
 }
 
-/// Whether (`ts`, `occ`) comes before the group's first occurrence (whose ts is `first_ts`).
-fn earlier(ts: Option<f64>, occ: &Occurrence, first_ts: Option<f64>, first: &Occurrence) -> bool {
+/// Whether a record at (`ts`, `location`, `uid`) comes before the group's first occurrence
+/// (whose ts is `first_ts`): the order of [`Occurrence`], without building one.
+fn earlier(
+    (ts, location, uid): (Option<f64>, &Location, Option<&str>),
+    first_ts: Option<f64>,
+    first: &Occurrence,
+) -> bool {
     match (ts, first_ts) {
         (Some(a), Some(b)) if a != b => a < b,
         (Some(_), None) => true,
         (None, Some(_)) => false,
-        _ => occ < first,
+        _ => (location, uid) < (&first.location, first.uid.as_deref()),
     }
 }
 
@@ -83,21 +88,23 @@ pub(super) fn group(
     for w in records {
         let t = time(&w);
         let epoch = server(w.shape).map_or(0, |ip| resolver.epoch(ip, t));
-        let occ = Occurrence {
+        // The occurrence (a copy of the uid) is made only for a group's first record.
+        let occ = |w: Waiting| Occurrence {
             location: w.location,
             uid: w.uid.map(String::from),
         };
+        let ts = w.ts;
         match index
             .get(&(w.shape, epoch))
             .and_then(|&i| groups.get_mut(i))
         {
             Some(g) => {
                 g.count += 1;
-                if earlier(w.ts, &occ, g.first_ts, &g.first) {
-                    g.first = occ;
+                if earlier((ts, &w.location, w.uid.as_deref()), g.first_ts, &g.first) {
+                    g.first = occ(w);
                     g.t = t;
                 }
-                if let Some(ts) = w.ts {
+                if let Some(ts) = ts {
                     g.first_ts = Some(g.first_ts.map_or(ts, |f| f.min(ts)));
                     g.last_ts = Some(g.last_ts.map_or(ts, |l| l.max(ts)));
                 }
@@ -108,9 +115,9 @@ pub(super) fn group(
                     shape: w.shape,
                     t,
                     count: 1,
-                    first_ts: w.ts,
-                    last_ts: w.ts,
-                    first: occ,
+                    first_ts: ts,
+                    last_ts: ts,
+                    first: occ(w),
                 });
             }
         }

@@ -785,6 +785,29 @@ impl FactsBuilder {
         }
     }
 
+    /// Joins the records of `j` to their connections, groups them (see [`joins`]) and makes one
+    /// fact per group from its shape (and the shape's index).
+    fn grouped<S, T>(
+        &self,
+        j: Joining<S>,
+        server: impl Fn(&S) -> Option<IpAddr>,
+        mut make: impl FnMut(usize, &S, joins::Group) -> T,
+    ) -> Vec<T> {
+        let groups = joins::group(
+            j.records,
+            |w| self.join_time(w),
+            |i| j.shapes.get(i as usize).and_then(&server),
+            &self.facts.resolver,
+        );
+        groups
+            .into_iter()
+            .filter_map(|g| {
+                let i = g.shape as usize;
+                j.shapes.get(i).map(|shape| make(i, shape, g))
+            })
+            .collect()
+    }
+
     /// Finishes the joins and returns the facts, sorted deterministically.
     pub fn finish(mut self) -> Facts {
         let (uids, tuples) = self.agg.take_joins();
@@ -796,56 +819,40 @@ impl FactsBuilder {
         self.facts.dropped_connections = self.agg.dropped;
         self.facts.timeline = self.agg.timeline();
         self.seen_ts(self.agg.capture_start);
-        let waiting = std::mem::take(&mut self.tls.records);
-        let shapes = std::mem::take(&mut self.tls.shapes);
-        let groups = joins::group(
-            waiting,
-            |w| self.join_time(w),
-            |i| shapes.get(i as usize).and_then(|s| s.server),
-            &self.facts.resolver,
+        let tls_shapes = std::mem::take(&mut self.tls);
+        let mut content: Vec<Option<TlsContent>> = vec![None; tls_shapes.shapes.len()];
+        let mut tls = self.grouped(
+            tls_shapes,
+            |s| s.server,
+            |i, shape, g| {
+                let c = match content.get_mut(i) {
+                    Some(Some(c)) => c.clone(),
+                    Some(slot) => slot.insert(self.tls_content(shape)).clone(),
+                    None => self.tls_content(shape),
+                };
+                TlsFact {
+                    server: shape.server,
+                    port: shape.port,
+                    t: g.t,
+                    ts: g.first_ts,
+                    last_ts: g.last_ts,
+                    count: g.count,
+                    sni: shape.sni.clone(),
+                    version: shape.version.clone(),
+                    validation_status: shape.status.clone(),
+                    leaf_subject: c.leaf_subject,
+                    leaf_issuer: c.leaf_issuer,
+                    leaf_names: c.leaf_names,
+                    chain: c.chain,
+                    first: g.first,
+                }
+            },
         );
-        let mut content: Vec<Option<TlsContent>> = vec![None; shapes.len()];
-        let mut tls: Vec<TlsFact> = Vec::with_capacity(groups.len());
-        for g in groups {
-            let Some(shape) = shapes.get(g.shape as usize) else {
-                continue;
-            };
-            let c = match content.get_mut(g.shape as usize) {
-                Some(Some(c)) => c.clone(),
-                Some(slot) => slot.insert(self.tls_content(shape)).clone(),
-                None => self.tls_content(shape),
-            };
-            tls.push(TlsFact {
-                server: shape.server,
-                port: shape.port,
-                t: g.t,
-                ts: g.first_ts,
-                last_ts: g.last_ts,
-                count: g.count,
-                sni: shape.sni.clone(),
-                version: shape.version.clone(),
-                validation_status: shape.status.clone(),
-                leaf_subject: c.leaf_subject,
-                leaf_issuer: c.leaf_issuer,
-                leaf_names: c.leaf_names,
-                chain: c.chain,
-                first: g.first,
-            });
-        }
-        let waiting = std::mem::take(&mut self.http.records);
-        let shapes = std::mem::take(&mut self.http.shapes);
-        let groups = joins::group(
-            waiting,
-            |w| self.join_time(w),
-            |i| shapes.get(i as usize).and_then(|s| s.server),
-            &self.facts.resolver,
-        );
-        let mut http: Vec<HttpFact> = Vec::with_capacity(groups.len());
-        for g in groups {
-            let Some(shape) = shapes.get(g.shape as usize) else {
-                continue;
-            };
-            http.push(HttpFact {
+        let http_shapes = std::mem::take(&mut self.http);
+        let mut http = self.grouped(
+            http_shapes,
+            |s| s.server,
+            |_, shape, g| HttpFact {
                 server: shape.server,
                 port: shape.port,
                 t: g.t,
@@ -856,22 +863,13 @@ impl FactsBuilder {
                 method: shape.method.clone(),
                 uri: shape.uri.clone(),
                 first: g.first,
-            });
-        }
-        let waiting = std::mem::take(&mut self.cert_files.records);
-        let shapes = std::mem::take(&mut self.cert_files.shapes);
-        let groups = joins::group(
-            waiting,
-            |w| self.join_time(w),
-            |i| shapes.get(i as usize).and_then(|s| s.server),
-            &self.facts.resolver,
+            },
         );
-        let mut cert_files: Vec<CertFileFact> = Vec::with_capacity(groups.len());
-        for g in groups {
-            let Some(shape) = shapes.get(g.shape as usize) else {
-                continue;
-            };
-            cert_files.push(CertFileFact {
+        let cert_shapes = std::mem::take(&mut self.cert_files);
+        let mut cert_files = self.grouped(
+            cert_shapes,
+            |s| s.server,
+            |_, shape, g| CertFileFact {
                 server: shape.server,
                 t: g.t,
                 ts: g.first_ts,
@@ -880,8 +878,8 @@ impl FactsBuilder {
                 sha1: shape.sha1.clone(),
                 sha256: shape.sha256.clone(),
                 first: g.first,
-            });
-        }
+            },
+        );
         let conns = std::mem::take(&mut self.agg).into_facts();
         let mut dns: Vec<DnsFact> = self.dns.into_values().collect();
         dns.sort_by(|a, b| (&a.query, &a.cnames, &a.qtype).cmp(&(&b.query, &b.cnames, &b.qtype)));
