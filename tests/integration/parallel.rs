@@ -241,3 +241,50 @@ fn damaged_and_oddly_shaped_logs_give_the_same_report_on_many_threads() {
     }
     assert!(!r.alerts.is_empty());
 }
+
+/// Collects records and diagnostics as text, with the ranks it was told about.
+#[derive(Default)]
+struct Collect {
+    records: Vec<String>,
+    diagnostics: Vec<String>,
+}
+
+impl captriage::model::Sink for Collect {
+    fn record(
+        &mut self,
+        record: captriage::model::Record<'_>,
+        location: &captriage::model::Location,
+    ) {
+        self.records.push(format!("{location} {record:?}"));
+    }
+    fn diagnostic(&mut self, d: captriage::model::Diagnostic) {
+        self.diagnostics.push(d.to_string());
+    }
+}
+
+impl captriage::model::RankedSink for Collect {
+    fn begin_file(&mut self, _rank: usize) {}
+}
+
+#[test]
+fn the_parallel_reader_hands_every_row_to_the_workers_and_loses_none() {
+    use captriage::input::zeek::{ParallelOptions, read_file, read_files_parallel};
+    let path = Path::new("tests/data/reference-cases/all_rules/conn.log");
+    let mut seq = Collect::default();
+    let want = read_file(path, &mut seq).unwrap();
+    let opts = ParallelOptions {
+        threads: 3,
+        batch_bytes: 1,
+    };
+    let (results, sinks) = read_files_parallel(&[path], 0, opts, Collect::default, &|_| {});
+    assert_eq!(results.len(), 1);
+    assert_eq!(results.into_iter().next().unwrap().unwrap(), want);
+    // One reader and three workers (in that order); every data row went to a worker.
+    assert_eq!(sinks.len(), 4);
+    assert!(sinks[0].records.is_empty());
+    let mut got: Vec<String> = sinks.iter().flat_map(|s| s.records.clone()).collect();
+    got.sort();
+    seq.records.sort();
+    assert_eq!(got, seq.records);
+    assert!(want.rows > 10);
+}
