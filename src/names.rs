@@ -26,6 +26,21 @@ pub fn normalize_name(raw: &str) -> Option<String> {
     }
 }
 
+/// [`normalize_name`], borrowing `raw` when it is already normal (ASCII, no upper case, no
+/// surrounding white space or trailing dot), as names in Zeek's logs nearly always are.
+pub fn normalize_name_cow(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let trimmed = raw.trim();
+    let trimmed = trimmed.strip_suffix('.').unwrap_or(trimmed);
+    if !trimmed.is_empty()
+        && trimmed
+            .bytes()
+            .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+    {
+        return Some(std::borrow::Cow::Borrowed(trimmed));
+    }
+    normalize_name(raw).map(std::borrow::Cow::Owned)
+}
+
 /// Like [`normalize_name`] for bytes that may not be UTF-8: invalid UTF-8 keeps its lossy,
 /// lower-cased form and only ever matches literally.
 pub fn normalize_name_bytes(raw: &[u8]) -> Option<String> {
@@ -80,7 +95,7 @@ fn is_port_suffix(s: &str) -> bool {
 /// Parses an address: trims, drops a `%zone` suffix, maps `::ffff:a.b.c.d` to IPv4.
 pub fn parse_addr(raw: &str) -> Option<IpAddr> {
     // Most addresses in logs are plain dotted quads.
-    if let Ok(v4) = raw.parse::<std::net::Ipv4Addr>() {
+    if let Some(v4) = dotted_quad(raw.as_bytes()) {
         return Some(IpAddr::V4(v4));
     }
     let t = raw.trim();
@@ -89,6 +104,39 @@ pub fn parse_addr(raw: &str) -> Option<IpAddr> {
         None => t,
     };
     t.parse::<IpAddr>().ok().map(canonical_ip)
+}
+
+/// `raw` as an IPv4 address when it is what `Ipv4Addr::from_str` accepts: four decimal octets
+/// of one to three digits, each at most 255, without leading zeros, separated by dots.
+fn dotted_quad(raw: &[u8]) -> Option<std::net::Ipv4Addr> {
+    if raw.len() < 7 || raw.len() > 15 {
+        return None;
+    }
+    let mut octets = [0u8; 4];
+    let mut k = 0;
+    let (mut v, mut len, mut lead_zero) = (0u32, 0u32, false);
+    for &b in raw {
+        let d = b.wrapping_sub(b'0');
+        if d <= 9 {
+            lead_zero |= len == 1 && v == 0;
+            v = v * 10 + u32::from(d);
+            len += 1;
+            if len > 3 {
+                return None;
+            }
+        } else if b == b'.' && len > 0 && !lead_zero && v <= 255 {
+            *octets.get_mut(k)? = v as u8;
+            k += 1;
+            (v, len) = (0, 0);
+        } else {
+            return None;
+        }
+    }
+    if k != 3 || len == 0 || lead_zero || v > 255 {
+        return None;
+    }
+    *octets.get_mut(3)? = v as u8;
+    Some(std::net::Ipv4Addr::from(octets))
 }
 
 /// Maps an IPv4-mapped IPv6 address to its IPv4 address; other addresses unchanged.
@@ -155,6 +203,48 @@ pub fn is_dns_name(n: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dotted_quads_agree_with_the_standard_library() {
+        let mut cases: Vec<String> = [
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.02.3.4",
+            "1.2.3.04",
+            "1.2.3.0",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..3.4",
+            ".1.2.3",
+            "1.2.3.4.",
+            "1.2.3.4 ",
+            " 1.2.3.4",
+            "1.2.3.+4",
+            "1.2.3.-4",
+            "1.2.3.a",
+            "1000.2.3.4",
+            "10.0.0.1",
+            "",
+            "::1",
+            "1.2.3.٤",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for a in [0u32, 1, 9, 10, 99, 100, 199, 200, 249, 250, 255, 256, 999] {
+            cases.push(format!("{a}.{a}.1.{a}"));
+            cases.push(format!("0{a}.1.1.1"));
+        }
+        for s in &cases {
+            assert_eq!(
+                dotted_quad(s.as_bytes()),
+                s.parse::<std::net::Ipv4Addr>().ok(),
+                "{s:?}"
+            );
+        }
+    }
 
     #[test]
     fn normalises_case_dot_and_idna() {

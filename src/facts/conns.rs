@@ -75,6 +75,8 @@ fn earlier(ts: Option<f64>, order: u64, cur_ts: Option<f64>, cur_order: u64) -> 
 pub(super) struct ConnAgg {
     strings: Vec<String>,
     string_ids: FastMap<String, u32>,
+    /// Reused buffer for [`ConnAgg::intern_set`].
+    scratch: String,
     conns: FastMap<ConnKey, Entry>,
     pub timeline: FastMap<i64, u64>,
     pub capture_start: Option<f64>,
@@ -111,6 +113,53 @@ impl ConnAgg {
         } else {
             self.intern(s)
         }
+    }
+
+    /// Interns a set of services as its lower-cased, trimmed, sorted and deduplicated members
+    /// joined by commas, built in a reused buffer (a set of a few lower-case names, as Zeek
+    /// writes them, allocates nothing).
+    fn intern_set(&mut self, items: &[std::borrow::Cow<'_, str>]) -> u32 {
+        let mut parts: [&str; 8] = [""; 8];
+        let mut n = 0;
+        let mut simple = items.len() <= parts.len();
+        for item in items {
+            let t = item.trim();
+            if t.bytes().any(|b| b.is_ascii_uppercase()) {
+                simple = false;
+            }
+            if let Some(p) = parts.get_mut(n) {
+                *p = t;
+                n += 1;
+            }
+        }
+        let mut joined = std::mem::take(&mut self.scratch);
+        joined.clear();
+        if simple {
+            let parts = parts.get_mut(..n).unwrap_or_default();
+            parts.sort_unstable();
+            let mut last: Option<&str> = None;
+            for p in parts.iter().filter(|p| !p.is_empty()) {
+                if last != Some(*p) {
+                    if last.is_some() {
+                        joined.push(',');
+                    }
+                    joined.push_str(p);
+                    last = Some(p);
+                }
+            }
+        } else {
+            let mut v: Vec<String> = items
+                .iter()
+                .map(|s| s.trim().to_ascii_lowercase())
+                .filter(|s| !s.is_empty())
+                .collect();
+            v.sort();
+            v.dedup();
+            joined.push_str(&v.join(","));
+        }
+        let id = self.intern(&joined);
+        self.scratch = joined;
+        id
     }
 
     fn string(&self, id: u32) -> &str {
@@ -164,18 +213,7 @@ impl ConnAgg {
         let services = match c.services.len() {
             0 => self.intern(""),
             1 => self.intern_lower(c.services.first().map(|s| s.trim()).unwrap_or("")),
-            _ => {
-                let mut v: Vec<String> = c
-                    .services
-                    .iter()
-                    .map(|s| s.trim().to_ascii_lowercase())
-                    .filter(|s| !s.is_empty())
-                    .collect();
-                v.sort();
-                v.dedup();
-                let joined = v.join(",");
-                self.intern(&joined)
-            }
+            _ => self.intern_set(&c.services),
         };
         if let Some(ts) = c.ts.filter(|t| t.is_finite()) {
             let bucket = (ts / 60.0).floor() as i64 * 60;

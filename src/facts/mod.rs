@@ -20,6 +20,7 @@ use crate::model::{
 };
 use crate::names::{self, HostValue, normalize_host, normalize_name};
 use crate::resolve::Resolver;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
@@ -173,7 +174,6 @@ pub const MAX_TIMELINE: usize = 100_000;
 
 /// Hash maps on the per-row path (foldhash: fast; their order never shows, output is sorted).
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-type DnsKey = (Option<String>, Vec<String>, String);
 type Tuple = (IpAddr, u16, IpAddr, u16);
 
 /// The certificate side of a TLS shape.
@@ -264,7 +264,10 @@ pub struct FactsBuilder {
     agg: conns::ConnAgg,
     /// Conn records fed directly so far (their order, after every parallel one).
     arrivals: u64,
-    dns: FastMap<DnsKey, DnsFact>,
+    /// Distinct DNS transaction shapes, found through `dns_index` by (query, CNAMEs, qtype).
+    dns: Vec<DnsFact>,
+    dns_index: hashbrown::HashTable<usize>,
+    dns_hasher: foldhash::fast::RandomState,
     x509_by_id: HashMap<String, CertData>,
     x509_by_fp: HashMap<String, CertData>,
     files_by_fuid: HashMap<String, (Option<String>, Option<String>)>,
@@ -429,19 +432,29 @@ impl FactsBuilder {
 
     fn dns(&mut self, d: &Dns<'_>, location: &Location) {
         self.seen_ts(d.ts);
-        let qtype = match (&d.qtype_name, d.qtype) {
-            (Some(n), _) => n.trim().to_ascii_uppercase(),
-            (None, Some(n)) => qtype_mnemonic(n),
-            (None, None) => String::new(),
+        // Names are borrowed from the record when already normal (as Zeek writes nearly all),
+        // so a row allocates only for a new shape.
+        let qtype: Cow<'_, str> = match (&d.qtype_name, d.qtype) {
+            (Some(n), _) => {
+                let t = n.trim();
+                if t.bytes().any(|b| b.is_ascii_lowercase()) {
+                    Cow::Owned(t.to_ascii_uppercase())
+                } else {
+                    Cow::Borrowed(t)
+                }
+            }
+            (None, Some(n)) => Cow::Owned(qtype_mnemonic(n)),
+            (None, None) => Cow::Borrowed(""),
         };
-        let query = d.query.as_deref().and_then(normalize_name);
+        let query = d.query.as_deref().and_then(names::normalize_name_cow);
         let addr_query = qtype == "A" || qtype == "AAAA";
-        let mut cnames: Vec<String> = Vec::new();
+        let mut cnames: Vec<Cow<'_, str>> = Vec::new();
         let mut addrs: Vec<IpAddr> = Vec::new();
         for a in &d.answers {
             if let Some(ip) = names::parse_addr(a) {
                 addrs.push(ip);
-            } else if let Some(n) = normalize_name(a).filter(|n| names::valid_domain(n)) {
+            } else if let Some(n) = names::normalize_name_cow(a).filter(|n| names::valid_domain(n))
+            {
                 if addr_query {
                     if !cnames.contains(&n) {
                         cnames.push(n);
@@ -451,9 +464,9 @@ impl FactsBuilder {
                 {
                     self.facts
                         .nameservers
-                        .entry(zone.clone())
+                        .entry(zone.to_string())
                         .or_default()
-                        .entry(n)
+                        .entry(n.into_owned())
                         .or_default()
                         .insert(crate::resolve::CAPTURE_SOURCE.to_string());
                 }
@@ -472,31 +485,70 @@ impl FactsBuilder {
         if query.is_none() && cnames.is_empty() {
             return;
         }
-        // Look up with the owned parts; copy them only for a new shape.
-        let key: DnsKey = (query, cnames, qtype);
-        let fact = match self.dns.get_mut(&key) {
-            Some(f) => {
-                if d.ts
-                    .is_some_and(|t| f.first_ts.is_none_or(|first| t < first))
-                {
-                    f.first = occurrence(location, d.uid.as_deref());
+        let hash = {
+            use std::hash::{BuildHasher, Hash, Hasher};
+            let mut h = self.dns_hasher.build_hasher();
+            query.as_deref().hash(&mut h);
+            cnames.len().hash(&mut h);
+            for c in &cnames {
+                c.as_ref().hash(&mut h);
+            }
+            qtype.as_ref().hash(&mut h);
+            h.finish()
+        };
+        let facts = &mut self.dns;
+        let same = |&i: &usize| {
+            facts.get(i).is_some_and(|f: &DnsFact| {
+                f.query.as_deref() == query.as_deref()
+                    && f.qtype == qtype
+                    && f.cnames.len() == cnames.len()
+                    && f.cnames.iter().zip(&cnames).all(|(a, b)| a == b)
+            })
+        };
+        let found = self.dns_index.find(hash, same).copied();
+        let at = match found {
+            Some(i) => {
+                if let Some(f) = facts.get_mut(i) {
+                    if d.ts
+                        .is_some_and(|t| f.first_ts.is_none_or(|first| t < first))
+                    {
+                        f.first = occurrence(location, d.uid.as_deref());
+                    }
+                    merge_times(&mut f.first_ts, &mut f.last_ts, d.ts);
                 }
-                merge_times(&mut f.first_ts, &mut f.last_ts, d.ts);
-                f
+                i
             }
             None => {
-                let fact = DnsFact {
-                    query: key.0.clone(),
-                    cnames: key.1.clone(),
-                    qtype: key.2.clone(),
+                let i = facts.len();
+                facts.push(DnsFact {
+                    query: query.map(Cow::into_owned),
+                    cnames: cnames.into_iter().map(Cow::into_owned).collect(),
+                    qtype: qtype.into_owned(),
                     count: 0,
                     first_ts: d.ts,
                     last_ts: d.ts,
                     addrs: BTreeSet::new(),
                     first: occurrence(location, d.uid.as_deref()),
-                };
-                self.dns.entry(key).or_insert(fact)
+                });
+                let hasher = &self.dns_hasher;
+                self.dns_index.insert_unique(hash, i, |&j| {
+                    use std::hash::{BuildHasher, Hash, Hasher};
+                    let mut h = hasher.build_hasher();
+                    if let Some(f) = facts.get(j) {
+                        f.query.as_deref().hash(&mut h);
+                        f.cnames.len().hash(&mut h);
+                        for c in &f.cnames {
+                            c.as_str().hash(&mut h);
+                        }
+                        f.qtype.as_str().hash(&mut h);
+                    }
+                    h.finish()
+                });
+                i
             }
+        };
+        let Some(fact) = facts.get_mut(at) else {
+            return;
         };
         fact.count += 1;
         for ip in addrs {
@@ -881,7 +933,7 @@ impl FactsBuilder {
             },
         );
         let conns = std::mem::take(&mut self.agg).into_facts();
-        let mut dns: Vec<DnsFact> = self.dns.into_values().collect();
+        let mut dns: Vec<DnsFact> = self.dns;
         dns.sort_by(|a, b| (&a.query, &a.cnames, &a.qtype).cmp(&(&b.query, &b.cnames, &b.qtype)));
         tls.sort_by(|a, b| a.first.cmp(&b.first));
         http.sort_by(|a, b| a.first.cmp(&b.first));

@@ -24,6 +24,7 @@
 
 mod fields;
 mod json;
+mod lexical;
 mod parallel;
 pub(crate) mod tsv;
 
@@ -121,6 +122,9 @@ pub fn read_reader(
 
 struct Reader<'s> {
     source: Arc<str>,
+    /// The location handed to the sink with each record: `source` at the current line (kept
+    /// here so that no row clones the `Arc`, which threads reading one file would share).
+    here: Location,
     sink: &'s mut dyn Sink,
     stats: FileStats,
     /// Kind from the file name, for blocks without `#path`.
@@ -170,6 +174,7 @@ impl<'s> Reader<'s> {
         cols: Vec<(usize, usize)>,
     ) -> Reader<'s> {
         Reader {
+            here: Location::line(&source, 0),
             source,
             sink,
             stats: FileStats {
@@ -294,7 +299,8 @@ impl<'s> Reader<'s> {
         let record = fields::map_row(&self.block_kind, &mut row);
         let (bad, bad_utf8) = (row.bad.take(), row.bad_utf8);
         if let Some(record) = record {
-            self.sink.record(record, &Location::line(&self.source, no));
+            self.here.pos = crate::model::Pos::Line(no);
+            self.sink.record(record, &self.here);
         }
         if let Some(b) = bad {
             self.diag(no, bad_value_message(&b));
@@ -356,7 +362,8 @@ impl<'s> Reader<'s> {
         let record = fields::map_row(&kind, &mut row);
         let bad = row.bad.take();
         if let Some(record) = record {
-            self.sink.record(record, &Location::line(&self.source, no));
+            self.here.pos = crate::model::Pos::Line(no);
+            self.sink.record(record, &self.here);
         }
         if let Some(b) = bad {
             self.diag(no, bad_value_message(&b));
@@ -413,6 +420,7 @@ pub fn kind_from_file_name(name: &str) -> LogKind {
 fn new_reader<'s>(source: Arc<str>, name_hint: &str, sink: &'s mut dyn Sink) -> Reader<'s> {
     let hint_kind = kind_from_file_name(name_hint);
     Reader {
+        here: Location::line(&source, 0),
         source,
         sink,
         stats: FileStats {

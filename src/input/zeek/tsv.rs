@@ -24,6 +24,7 @@ use std::net::IpAddr;
 use memchr::memmem;
 
 use super::fields::{self, BadValue, F, Match, N, Row, Ty};
+use super::lexical;
 use crate::model::Ts;
 
 /// The time value btest writes in place of real timestamps.
@@ -318,7 +319,13 @@ fn hex(b: u8) -> Option<u8> {
 
 /// Undoes Zeek's escaping: `\xHH` is the byte, `\\` a backslash; anything else stays.
 pub(crate) fn unescape(s: &[u8]) -> Cow<'_, [u8]> {
-    if memchr::memchr(b'\\', s).is_none() {
+    // Most fields are short: core's word-wise search is done before a vector search starts.
+    let plain = if s.len() <= 32 {
+        !s.contains(&b'\\')
+    } else {
+        memchr::memchr(b'\\', s).is_none()
+    };
+    if plain {
         return Cow::Borrowed(s);
     }
     let mut out = Vec::with_capacity(s.len());
@@ -493,10 +500,20 @@ impl<'a> Row<'a> for TsvRow<'a, '_> {
     }
 
     fn count(&mut self, f: F) -> Option<u64> {
+        if let Val::Raw(raw) = self.val(f)
+            && let Some(v) = lexical::plain_u64(raw)
+        {
+            return Some(v);
+        }
         self.parse(f, Ty::Count)
     }
 
     fn real(&mut self, f: F) -> Option<f64> {
+        if let Val::Raw(raw) = self.val(f)
+            && let Some(v) = lexical::plain_f64(raw)
+        {
+            return Some(v);
+        }
         self.parse::<f64>(f, Ty::Real).filter(|v| v.is_finite())
     }
 
@@ -512,8 +529,14 @@ impl<'a> Row<'a> for TsvRow<'a, '_> {
     }
 
     fn time(&mut self, f: F) -> Option<Ts> {
-        if let Val::Raw(BTEST_TIME_MASK) = self.val(f) {
-            return None;
+        match self.val(f) {
+            Val::Raw(BTEST_TIME_MASK) => return None,
+            Val::Raw(raw) => {
+                if let Some(v) = lexical::plain_f64(raw) {
+                    return Some(v);
+                }
+            }
+            _ => {}
         }
         let v = self.parse::<f64>(f, Ty::Time)?;
         if v.is_finite() {
@@ -559,6 +582,11 @@ impl<'a> Row<'a> for TsvRow<'a, '_> {
     }
 
     fn port(&mut self, f: F) -> Option<u16> {
+        if let Val::Raw(raw) = self.val(f)
+            && let Some(v) = lexical::plain_u64(raw).and_then(|v| u16::try_from(v).ok())
+        {
+            return Some(v);
+        }
         self.parse(f, Ty::Port)
     }
 }

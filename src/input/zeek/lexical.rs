@@ -1,0 +1,160 @@
+//! Fast paths for the values nearly every log row carries: plain decimal counts and ports, and
+//! times and intervals written as `digits.digits`. Each function answers exactly what the
+//! standard library's `str::parse` answers for the same text, or `None` when the text is not in
+//! the simple form it handles, and the caller then falls back to `str::parse`. So the fast paths
+//! change speed only, never a value or a diagnostic (the unit tests compare them with the
+//! standard library on every form, and `fuzz_targets/zeek_tsv.rs` runs the whole reader).
+
+/// `raw` as an unsigned number when it is 1 to 19 ASCII digits (always below `u64::MAX`).
+pub(crate) fn plain_u64(raw: &[u8]) -> Option<u64> {
+    if raw.is_empty() || raw.len() > 19 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &b in raw {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + u64::from(d);
+    }
+    Some(v)
+}
+
+/// Powers of ten that are exact in an `f64`.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// `raw` as an `f64` when it is `digits` or `digits.digits` whose digits, read as one integer,
+/// are at most 2^53 (Zeek writes times as `1704067200.123456` and intervals as `0.012000`).
+///
+/// Both that integer and the power of ten are then exact doubles, and one IEEE division rounds
+/// their quotient correctly: the correctly rounded value of the decimal, which is what
+/// `str::parse::<f64>` returns (Clinger's fast path).
+pub(crate) fn plain_f64(raw: &[u8]) -> Option<f64> {
+    const MAX_EXACT: u64 = 1 << 53;
+    // Twenty digits may wrap the integer; they are refused below.
+    if raw.is_empty() || raw.len() > 20 {
+        return None;
+    }
+    let mut mantissa: u64 = 0;
+    let mut dot: Option<usize> = None;
+    for (i, &b) in raw.iter().enumerate() {
+        let d = b.wrapping_sub(b'0');
+        if d <= 9 {
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+        } else if b == b'.' && dot.is_none() {
+            dot = Some(i);
+        } else {
+            return None;
+        }
+    }
+    let digits = raw.len() - usize::from(dot.is_some());
+    if digits == 0 || digits > 19 || mantissa > MAX_EXACT {
+        return None;
+    }
+    let scale = dot.map_or(0, |i| raw.len() - 1 - i);
+    let p = POW10.get(scale)?;
+    Some(mantissa as f64 / p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn std_f64(s: &str) -> Option<f64> {
+        s.parse::<f64>().ok()
+    }
+
+    #[test]
+    fn counts_agree_with_the_standard_library() {
+        for s in [
+            "0",
+            "7",
+            "0042",
+            "18446744073709551615",
+            "9999999999999999999",
+            "+5",
+            "-1",
+            "",
+            "1 ",
+            "١",
+            "12a",
+        ] {
+            if let Some(v) = plain_u64(s.as_bytes()) {
+                assert_eq!(Some(v), s.parse::<u64>().ok(), "{s:?}");
+            }
+        }
+        assert_eq!(
+            plain_u64(b"9999999999999999999"),
+            Some(9_999_999_999_999_999_999)
+        );
+        assert_eq!(plain_u64(b"+5"), None);
+        assert_eq!(plain_u64(b"18446744073709551615"), None);
+    }
+
+    #[test]
+    fn reals_agree_with_the_standard_library() {
+        let mut cases: Vec<String> = [
+            "1704067200.000000",
+            "1704067200.123456",
+            "1320279566.452687",
+            "0.012000",
+            "12.372147",
+            "0",
+            "0.1",
+            "0.3",
+            "5.",
+            ".5",
+            ".",
+            "9007199254740992",
+            "9007199254740993",
+            "12345678901234567890",
+            "99999999999999999999",
+            "900719925474099.3",
+            "0.0000000000000000000001",
+            "0.00000000000000000000001",
+            "1e5",
+            "inf",
+            "NaN",
+            "-1.5",
+            "+1.5",
+            "1.2.3",
+            "",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // Every time of a day at microsecond steps would be slow; a spread of them is enough.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let secs = 1_000_000_000 + x % 1_000_000_000;
+            let micros = (x >> 32) % 1_000_000;
+            cases.push(format!("{secs}.{micros:06}"));
+            cases.push(format!("{}.{:06}", x % 100_000, micros));
+            cases.push(format!(
+                "0.{:0width$}",
+                x % 10_000_000,
+                width = (x % 9 + 1) as usize
+            ));
+        }
+        for s in &cases {
+            match plain_f64(s.as_bytes()) {
+                Some(v) => assert_eq!(Some(v.to_bits()), std_f64(s).map(f64::to_bits), "{s:?}"),
+                None => assert!(
+                    !s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                        || s.matches('.').count() > 1
+                        || s == "."
+                        || s.is_empty()
+                        || s.replace('.', "").len() > 15,
+                    "{s:?} should take the fast path"
+                ),
+            }
+        }
+    }
+}
