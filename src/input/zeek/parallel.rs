@@ -102,26 +102,31 @@ impl Reader<'_> {
             d.invalidate();
             return false;
         }
-        let state = match &d.state {
-            Some(s) => Arc::clone(s),
-            None => {
-                let s = Arc::new(BlockState {
-                    hint_kind: self.hint_kind.clone(),
-                    block_kind: self.block_kind.clone(),
-                    json_kind: self.json_kind.clone(),
-                    header: self.header.clone(),
-                });
-                d.state = Some(Arc::clone(&s));
-                s
-            }
+        if d.cur.is_none() {
+            let state = match &d.state {
+                Some(s) => Arc::clone(s),
+                None => {
+                    let s = Arc::new(BlockState {
+                        hint_kind: self.hint_kind.clone(),
+                        block_kind: self.block_kind.clone(),
+                        json_kind: self.json_kind.clone(),
+                        header: self.header.clone(),
+                    });
+                    d.state = Some(Arc::clone(&s));
+                    s
+                }
+            };
+            d.cur = Some(Batch {
+                rank: d.rank,
+                source: Arc::clone(&self.source),
+                state,
+                buf: Vec::with_capacity(d.batch_bytes + 4096),
+                lines: Vec::new(),
+            });
+        }
+        let Some(b) = d.cur.as_mut() else {
+            return false;
         };
-        let b = d.cur.get_or_insert_with(|| Batch {
-            rank: d.rank,
-            source: Arc::clone(&self.source),
-            state,
-            buf: Vec::with_capacity(d.batch_bytes + 4096),
-            lines: Vec::new(),
-        });
         let start = b.buf.len();
         b.buf.extend_from_slice(line);
         b.lines.push((no, start, b.buf.len()));
