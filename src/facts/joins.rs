@@ -279,6 +279,10 @@ impl GroupAgg {
     }
 }
 
+/// Keys the first Bloom filter of a spill holds (1.5 MB); one twice as large follows when it
+/// is full. A filter per key would cost a cache miss per lookup more.
+const FILTER_KEYS: usize = 1 << 20;
+
 /// Records kept in memory before the joins spill to disk (see [`Joins`]).
 pub(super) const DEFAULT_BUDGET: usize = 1 << 17;
 
@@ -525,7 +529,7 @@ impl Joins {
                 return;
             }
         };
-        let first = self.budget.max(1 << 12);
+        let first = FILTER_KEYS;
         let mut spilled = Spilled {
             uid_filter: Filters::new(self.filters_off),
             tuple_filter: Filters::new(self.filters_off),
@@ -579,7 +583,7 @@ impl Joins {
 
     /// Writes a record that came past the budget, noting what it waits for.
     fn spill_record(&mut self, rec: Rec, more: Vec<Box<str>>, want_tuple: bool) {
-        let first = self.budget.max(1 << 12);
+        let first = FILTER_KEYS;
         let Some(s) = self.spilled.as_deref_mut() else {
             return;
         };
