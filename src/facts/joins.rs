@@ -738,7 +738,6 @@ impl Joins {
             .iter()
             .map(|(_, more)| vec![None; 1 + more.len()])
             .collect();
-        let mut later: Vec<Rec> = Vec::new();
         for p in 0..PARTS {
             let mut recs: Vec<Rec> = Vec::new();
             s.records.read(p, |e| {
@@ -748,23 +747,23 @@ impl Joins {
             });
             // Per uid: the first generation that waited for it, then the order and time of its
             // first connection since.
-            let mut times: FastMap<Box<str>, (u32, u64, f64)> = FastMap::default();
-            let mut wait = |u: &str, generation: u32| {
-                let e =
-                    times
-                        .entry(Box::from(u))
-                        .or_insert((generation, u64::MAX, f64::NEG_INFINITY));
+            type Times<'a> = FastMap<&'a str, (u32, u64, f64)>;
+            fn wait<'a>(times: &mut Times<'a>, u: &'a str, generation: u32) {
+                let e = times
+                    .entry(u)
+                    .or_insert((generation, u64::MAX, f64::NEG_INFINITY));
                 e.0 = e.0.min(generation);
-            };
+            }
+            let mut times: Times<'_> = FastMap::default();
             for r in &recs {
                 if let Some(u) = &r.uid {
-                    wait(u, r.generation);
+                    wait(&mut times, u, r.generation);
                 }
             }
             for (r, more) in &s.multi {
                 for u in r.uid.iter().chain(more) {
                     if part(hash(&**u)) == p {
-                        wait(u, r.generation);
+                        wait(&mut times, u, r.generation);
                     }
                 }
             }
@@ -789,63 +788,70 @@ impl Joins {
                     }
                 }
             }
-            for r in recs {
-                match r.uid.as_deref().and_then(time_of) {
-                    Some(t) => fold(usize::from(r.kind), &r, t),
-                    None => later.push(r),
-                }
-            }
-            for r in later.drain(..) {
-                match &r.tuple {
-                    Some(t) => s.by_tuple.put(part(hash(t)), &r),
-                    None => fold(usize::from(r.kind), &r, own(&r)),
+            for r in &recs {
+                match (r.uid.as_deref().and_then(time_of), &r.tuple) {
+                    (Some(t), _) => fold(usize::from(r.kind), r, t),
+                    (None, Some(t)) => s.by_tuple.put(part(hash(t)), r),
+                    (None, None) => fold(usize::from(r.kind), r, own(r)),
                 }
             }
         }
-        for ((r, _), mt) in s.multi.into_iter().zip(multi_times) {
+        for ((r, _), mt) in s.multi.iter().zip(multi_times) {
             match (mt.into_iter().flatten().next(), &r.tuple) {
-                (Some(t), _) => fold(usize::from(r.kind), &r, t),
-                (None, Some(t)) => s.by_tuple.put(part(hash(t)), &r),
-                (None, None) => fold(usize::from(r.kind), &r, own(&r)),
+                (Some(t), _) => fold(usize::from(r.kind), r, t),
+                (None, Some(t)) => s.by_tuple.put(part(hash(t)), r),
+                (None, None) => fold(usize::from(r.kind), r, own(r)),
             }
         }
         s.by_tuple.close();
         for p in 0..PARTS {
-            let mut wanted: FastMap<Tuple, u32> = FastMap::default();
-            s.wants.read(p, |e| {
-                if let Ok((t, generation)) = postcard::from_bytes::<(Tuple, u32)>(e) {
-                    let g = wanted.entry(t).or_insert(generation);
-                    *g = (*g).min(generation);
+            let mut recs: Vec<Rec> = Vec::new();
+            s.by_tuple.read(p, |e| {
+                if let Ok(r) = postcard::from_bytes::<Rec>(e) {
+                    recs.push(r);
                 }
             });
-            let mut times: FastMap<Tuple, Vec<(u64, f64)>> = FastMap::default();
+            if recs.is_empty() {
+                continue;
+            }
+            // Per 4-tuple of these records: the first generation that waited for it, then the
+            // orders and times of its connections since.
+            let mut times: FastMap<Tuple, (Option<u32>, Vec<(u64, f64)>)> = recs
+                .iter()
+                .filter_map(|r| Some((r.tuple?, (None, Vec::new()))))
+                .collect();
+            s.wants.read(p, |e| {
+                if let Ok((t, generation)) = postcard::from_bytes::<(Tuple, u32)>(e)
+                    && let Some((g, _)) = times.get_mut(&t)
+                {
+                    *g = Some(g.map_or(generation, |g| g.min(generation)));
+                }
+            });
             for c in &mut hits.tuples {
                 c.read(p, |e| {
                     if let Ok((t, order, time, generation)) =
                         postcard::from_bytes::<(Tuple, u64, f64, u32)>(e)
-                        && wanted.get(&t).is_some_and(|g| generation >= *g)
+                        && let Some((Some(g), v)) = times.get_mut(&t)
+                        && generation >= *g
                     {
-                        let v = times.entry(t).or_default();
                         bound(v, MAX_TUPLE_TIMES);
                         v.push((order, time));
                     }
                 });
             }
-            for v in times.values_mut() {
+            for (_, v) in times.values_mut() {
                 v.sort_by_key(|(o, _)| *o);
                 v.truncate(MAX_TUPLE_TIMES);
             }
-            s.by_tuple.read(p, |e| {
-                if let Ok(r) = postcard::from_bytes::<Rec>(e) {
-                    let mine = own(&r);
-                    let t = r
-                        .tuple
-                        .and_then(|tp| times.get(&tp))
-                        .and_then(|v| nearest(v.iter().map(|(_, t)| *t), mine))
-                        .unwrap_or(mine);
-                    fold(usize::from(r.kind), &r, t);
-                }
-            });
+            for r in &recs {
+                let mine = own(r);
+                let t = r
+                    .tuple
+                    .and_then(|tp| times.get(&tp))
+                    .and_then(|(_, v)| nearest(v.iter().map(|(_, t)| *t), mine))
+                    .unwrap_or(mine);
+                fold(usize::from(r.kind), r, t);
+            }
         }
         for (what, c) in [
             ("waiting TLS, HTTP or certificate-file records", &s.records),

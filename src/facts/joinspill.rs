@@ -14,10 +14,10 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// Partitions: the joins hold one partition's records and connection times in memory at a time.
-pub(super) const PARTS: usize = 32;
+pub(super) const PARTS: usize = 128;
 
 /// Size at which a partition's buffer is written as a chunk.
-const CHUNK: usize = 16 * 1024;
+const CHUNK: usize = 4 * 1024;
 
 /// Largest encoded entry accepted when reading back (a larger length means a damaged file).
 const MAX_ENTRY: usize = 1 << 20;
