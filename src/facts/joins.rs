@@ -816,7 +816,8 @@ impl Joins {
             }
             // Per 4-tuple of these records: the first generation that waited for it, then the
             // orders and times of its connections since.
-            let mut times: FastMap<Tuple, (Option<u32>, Vec<(u64, f64)>)> = recs
+            type Times = FastMap<Tuple, (Option<u32>, Vec<(u64, f64)>)>;
+            let mut times: Times = recs
                 .iter()
                 .filter_map(|r| Some((r.tuple?, (None, Vec::new()))))
                 .collect();
