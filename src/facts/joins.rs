@@ -741,9 +741,7 @@ impl Joins {
         for p in 0..PARTS {
             let mut recs: Vec<Rec> = Vec::new();
             s.records.read(p, |e| {
-                if let Ok(r) = postcard::from_bytes::<Rec>(e) {
-                    recs.push(r);
-                }
+                postcard::from_bytes::<Rec>(e).map(|r| recs.push(r)).is_ok()
             });
             // Per uid: the first generation that waited for it, then the order and time of its
             // first connection since.
@@ -769,15 +767,19 @@ impl Joins {
             }
             for c in &mut hits.uids {
                 c.read(p, |e| {
-                    if let Ok((u, order, t, generation)) =
+                    let Ok((u, order, t, generation)) =
                         postcard::from_bytes::<(&str, u64, f64, u32)>(e)
-                        && let Some(w) = times.get_mut(u)
+                    else {
+                        return false;
+                    };
+                    if let Some(w) = times.get_mut(u)
                         && generation >= w.0
                         && order < w.1
                     {
                         w.1 = order;
                         w.2 = t;
                     }
+                    true
                 });
             }
             let time_of = |u: &str| times.get(u).filter(|w| w.1 != u64::MAX).map(|w| w.2);
@@ -807,9 +809,7 @@ impl Joins {
         for p in 0..PARTS {
             let mut recs: Vec<Rec> = Vec::new();
             s.by_tuple.read(p, |e| {
-                if let Ok(r) = postcard::from_bytes::<Rec>(e) {
-                    recs.push(r);
-                }
+                postcard::from_bytes::<Rec>(e).map(|r| recs.push(r)).is_ok()
             });
             if recs.is_empty() {
                 continue;
@@ -822,22 +822,28 @@ impl Joins {
                 .filter_map(|r| Some((r.tuple?, (None, Vec::new()))))
                 .collect();
             s.wants.read(p, |e| {
-                if let Ok((t, generation)) = postcard::from_bytes::<(Tuple, u32)>(e)
-                    && let Some((g, _)) = times.get_mut(&t)
-                {
+                let Ok((t, generation)) = postcard::from_bytes::<(Tuple, u32)>(e) else {
+                    return false;
+                };
+                if let Some((g, _)) = times.get_mut(&t) {
                     *g = Some(g.map_or(generation, |g| g.min(generation)));
                 }
+                true
             });
             for c in &mut hits.tuples {
                 c.read(p, |e| {
-                    if let Ok((t, order, time, generation)) =
+                    let Ok((t, order, time, generation)) =
                         postcard::from_bytes::<(Tuple, u64, f64, u32)>(e)
-                        && let Some((Some(g), v)) = times.get_mut(&t)
+                    else {
+                        return false;
+                    };
+                    if let Some((Some(g), v)) = times.get_mut(&t)
                         && generation >= *g
                     {
                         bound(v, MAX_TUPLE_TIMES);
                         v.push((order, time));
                     }
+                    true
                 });
             }
             for (_, v) in times.values_mut() {

@@ -159,9 +159,10 @@ impl Chunked {
         self.enc = Vec::new();
     }
 
-    /// Hands each entry of partition `p` (as written; [`Chunked::close`] first) to `f`. A chunk
-    /// that cannot be read back counts as lost.
-    pub fn read(&mut self, p: usize, mut f: impl FnMut(&[u8])) {
+    /// Hands each entry of partition `p` (as written; [`Chunked::close`] first) to `f`, which
+    /// says whether it could decode it. A chunk that cannot be read back and an entry that
+    /// cannot be decoded count as lost.
+    pub fn read(&mut self, p: usize, mut f: impl FnMut(&[u8]) -> bool) {
         let chunks = self
             .chunks
             .get_mut(p)
@@ -182,8 +183,9 @@ impl Chunked {
                 else {
                     break;
                 };
-                f(entry);
-                seen += 1;
+                if f(entry) {
+                    seen += 1;
+                }
                 rest = tail;
             }
             if seen < count {
@@ -310,7 +312,8 @@ mod tests {
         c.close();
         let mut got = Vec::new();
         c.read(5, |e| {
-            got.push(postcard::from_bytes::<(u64, &str)>(e).unwrap().0)
+            got.push(postcard::from_bytes::<(u64, &str)>(e).unwrap().0);
+            true
         });
         let want: Vec<u64> = (0..20_000).filter(|i| part(*i) == 5).collect();
         assert_eq!(got, want);
@@ -326,12 +329,26 @@ mod tests {
         }
         c.close();
         let mut n = 0;
-        c.read(0, |_| n += 1);
+        c.read(0, |_| {
+            n += 1;
+            true
+        });
         assert_eq!(n, 0);
         let (error, lost) = c.problem().unwrap();
         assert_eq!(lost, 3000);
         assert!(!error.is_empty());
         assert!(Chunked::new(Some(&dir.path().join("missing")), true).is_err());
+    }
+
+    #[test]
+    fn entries_that_do_not_decode_are_counted_as_lost() {
+        let mut c = Chunked::new(None, true).unwrap();
+        for i in 0..10u64 {
+            c.put(1, &i);
+        }
+        c.close();
+        c.read(1, |e| postcard::from_bytes::<(u64, u64)>(e).is_ok());
+        assert_eq!(c.problem(), Some(("damaged temporary file", 10)));
     }
 
     #[test]

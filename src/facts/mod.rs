@@ -6,8 +6,9 @@
 //! join on are known when conn.log streams by. Connections are aggregated per (server address,
 //! port, protocol, services, name epoch) and DNS transactions per distinct (query, CNAME targets),
 //! so state grows with distinct destinations and names, not with rows. TLS sessions, HTTP
-//! requests and certificate files are kept per record until the joins are done. [`Facts`] is the
-//! immutable result; rules never see files or Zeek layouts.
+//! requests and certificate files wait per record until the joins are done: 32 bytes each in
+//! memory, on disk past a budget (see `joins`). [`Facts`] is the immutable result; rules never
+//! see files or Zeek layouts.
 
 mod conns;
 mod joins;
