@@ -8,7 +8,9 @@
 //! uids (old files.log `conn_uids`) keep the others in a side table. The conn phase looks every
 //! connection's uid and 4-tuple up in those tables and [`Hits`] keeps, per uid slot, the order
 //! and time of its first connection and, per 4-tuple slot, those of its first connections (the
-//! first inline, the others in an overflow map).
+//! first inline, the others in an overflow map). Past a budget of records ([`DEFAULT_BUDGET`]),
+//! the state moves to temporary files and only Bloom filters of the uids and 4-tuples waited for
+//! stay in memory: see [`Joins`].
 //!
 //! Once every connection time is known, each record gets its time (RULES.md §1: its
 //! connection's ts by uid, else that of the connection with the same 4-tuple nearest its own ts
@@ -546,8 +548,7 @@ impl Joins {
                 spilled.wants.put(part(h), &(t, 0u32));
             }
         }
-        for (slot, u) in self.uids.keys.iter().enumerate() {
-            let _ = slot;
+        for u in &self.uids.keys {
             spilled.uid_filter.insert(hash(&**u), first);
         }
         let records = std::mem::take(&mut self.records);
