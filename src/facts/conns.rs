@@ -14,9 +14,9 @@
 //! else (rare in conn-phase files) is kept with its order for replay, diagnostics are kept with
 //! their order. [`super::FactsBuilder::merge`] folds partials into the builder.
 
+use super::joins::{Hits, Wants};
 use super::{
-    ConnFact, FastMap, MAX_DESTINATIONS, MAX_DIAGNOSTICS, MAX_TIMELINE, Tuple, occurrence, time,
-    tuple,
+    ConnFact, FastMap, MAX_DESTINATIONS, MAX_DIAGNOSTICS, MAX_TIMELINE, occurrence, time, tuple,
 };
 use crate::model::{Conn, Diagnostic, Location, Pos, RankedSink, Record, Sink};
 use crate::resolve::Resolver;
@@ -28,9 +28,6 @@ type ConnKey = (IpAddr, Option<u16>, u32, u32, u32);
 
 /// Orders of records fed to the builder directly start here, after every parallel order.
 pub(super) const SEQUENTIAL_BASE: u64 = 1 << 63;
-
-/// Most times kept per wanted 4-tuple.
-const MAX_TUPLE_TIMES: usize = 1024;
 
 /// The order of a record at line or packet `pos` of the file of rank `rank` (its index in the
 /// reading order of its phase).
@@ -47,8 +44,7 @@ pub fn order_of(rank: usize, pos: Pos) -> u64 {
 #[derive(Clone, Copy)]
 pub(super) struct ConnCtx<'a> {
     pub resolver: &'a Resolver,
-    pub wanted_uids: &'a FastMap<Box<str>, u32>,
-    pub wanted_tuples: &'a FastMap<Tuple, u32>,
+    pub joins: Wants<'a>,
     pub cap: usize,
 }
 
@@ -83,11 +79,8 @@ pub(super) struct ConnAgg {
     pub dropped: u64,
     /// Order and location of the first connection not tracked because of the cap.
     first_drop: Option<(u64, Location)>,
-    /// Per wanted uid slot, the order and time of its first connection (`u64::MAX`: none yet);
-    /// empty until a wanted uid is seen.
-    uid_times: Vec<(u64, f64)>,
-    /// Per wanted 4-tuple slot, the orders and times of its connections.
-    tuple_times: FastMap<u32, Vec<(u64, f64)>>,
+    /// Connection times of the uids and 4-tuples that records wait for.
+    hits: Hits,
 }
 
 impl ConnAgg {
@@ -177,32 +170,8 @@ impl ConnAgg {
         if let Some(t) = c.ts.filter(|t| t.is_finite()) {
             self.capture_start = Some(self.capture_start.map_or(t, |s| s.min(t)));
         }
-        if !ctx.wanted_uids.is_empty()
-            && let Some(uid) = c.uid.as_deref()
-            && let Some(&slot) = ctx.wanted_uids.get(uid)
-        {
-            if self.uid_times.len() < ctx.wanted_uids.len() {
-                self.uid_times
-                    .resize(ctx.wanted_uids.len(), (u64::MAX, f64::NEG_INFINITY));
-            }
-            if let Some(e) = self.uid_times.get_mut(slot as usize)
-                && order < e.0
-            {
-                *e = (order, time(c.ts));
-            }
-        }
-        if !ctx.wanted_tuples.is_empty()
-            && let Some(t) = tuple(&c.id)
-            && let Some(&slot) = ctx.wanted_tuples.get(&t)
-        {
-            let v = self.tuple_times.entry(slot).or_default();
-            // Keep the earliest by order (a thread may read several files interleaved).
-            if v.len() >= 2 * MAX_TUPLE_TIMES {
-                v.sort_by_key(|(o, _)| *o);
-                v.truncate(MAX_TUPLE_TIMES);
-            }
-            v.push((order, time(c.ts)));
-        }
+        self.hits
+            .add(ctx.joins, c.uid.as_deref(), tuple(&c.id), order, time(c.ts));
         let Some(server) = c.id.resp_h else {
             return Some(Diagnostic {
                 location: location.clone(),
@@ -293,21 +262,7 @@ impl ConnAgg {
         {
             self.first_drop = Some((o, loc));
         }
-        if self.uid_times.len() < other.uid_times.len() {
-            self.uid_times
-                .resize(other.uid_times.len(), (u64::MAX, f64::NEG_INFINITY));
-        }
-        for (mine, theirs) in self.uid_times.iter_mut().zip(other.uid_times) {
-            if theirs.0 < mine.0 {
-                *mine = theirs;
-            }
-        }
-        for (tp, times) in other.tuple_times {
-            let v = self.tuple_times.entry(tp).or_default();
-            v.extend(times);
-            v.sort_by_key(|(o, _)| *o);
-            v.truncate(MAX_TUPLE_TIMES);
-        }
+        self.hits.merge(other.hits);
         let mut entries: Vec<(ConnKey, Entry)> = other.conns.into_iter().collect();
         entries.sort_by_key(|(_, e)| e.first_order);
         for ((server, port, proto, services, epoch), e) in entries {
@@ -358,22 +313,14 @@ impl ConnAgg {
         })
     }
 
-    /// Per wanted uid slot, the time of its first connection; per wanted 4-tuple slot, the times
-    /// of its first connections.
-    pub fn take_joins(&mut self) -> (Vec<Option<f64>>, FastMap<u32, Vec<f64>>) {
-        let uids = std::mem::take(&mut self.uid_times)
-            .into_iter()
-            .map(|(o, t)| (o != u64::MAX).then_some(t))
-            .collect();
-        let tuples = std::mem::take(&mut self.tuple_times)
-            .into_iter()
-            .map(|(tp, mut v)| {
-                v.sort_by_key(|(o, _)| *o);
-                v.truncate(MAX_TUPLE_TIMES);
-                (tp, v.into_iter().map(|(_, t)| t).collect())
-            })
-            .collect();
-        (uids, tuples)
+    /// The connection times gathered so far for the joins.
+    pub fn hits_mut(&mut self) -> &mut Hits {
+        &mut self.hits
+    }
+
+    /// The connection times gathered for the joins.
+    pub fn take_hits(&mut self) -> Hits {
+        std::mem::take(&mut self.hits)
     }
 
     /// The aggregates, sorted by server, port, proto, services, t.

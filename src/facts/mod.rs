@@ -6,11 +6,13 @@
 //! join on are known when conn.log streams by. Connections are aggregated per (server address,
 //! port, protocol, services, name epoch) and DNS transactions per distinct (query, CNAME targets),
 //! so state grows with distinct destinations and names, not with rows. TLS sessions, HTTP
-//! requests and certificate files are kept per record until the joins are done. [`Facts`] is the
-//! immutable result; rules never see files or Zeek layouts.
+//! requests and certificate files wait per record until the joins are done: 32 bytes each in
+//! memory, on disk past a budget (see `joins`). [`Facts`] is the immutable result; rules never
+//! see files or Zeek layouts.
 
 mod conns;
 mod joins;
+mod joinspill;
 
 pub use conns::{ConnPartial, PartialFacts, order_of};
 
@@ -169,6 +171,14 @@ pub struct Facts {
     pub dropped_connections: u64,
 }
 
+/// Sets the budget of TLS, HTTP and certificate-file records kept in memory for the joins by
+/// the builders made on the calling thread from now on (`None`: the default), so that tests can
+/// make every join spill to disk through the whole pipeline.
+#[doc(hidden)]
+pub fn override_join_budget(n: Option<usize>) {
+    joins::BUDGET.set(n);
+}
+
 /// Most one-minute buckets kept for the connections timeline.
 pub const MAX_TIMELINE: usize = 100_000;
 
@@ -217,13 +227,12 @@ struct CertShape {
     sha256: Option<String>,
 }
 
-/// Records of one kind kept as distinct shapes plus, per record, only what the join to its
-/// connection needs.
+/// The distinct shapes of records of one kind (the records themselves wait in
+/// [`joins::Joins`]).
 #[derive(Debug)]
 struct Joining<S> {
     shapes: Vec<S>,
     ids: FastMap<S, u32>,
-    records: Vec<joins::Waiting>,
 }
 
 impl<S> Default for Joining<S> {
@@ -231,7 +240,6 @@ impl<S> Default for Joining<S> {
         Joining {
             shapes: Vec::new(),
             ids: FastMap::default(),
-            records: Vec::new(),
         }
     }
 }
@@ -274,14 +282,8 @@ pub struct FactsBuilder {
     tls: Joining<TlsShape>,
     http: Joining<HttpShape>,
     cert_files: Joining<CertShape>,
-    /// Uids that records wait for, each with its slot.
-    wanted_uids: FastMap<Box<str>, u32>,
-    /// 4-tuples that records wait for, each with its slot.
-    wanted_tuples: FastMap<Tuple, u32>,
-    /// Per uid slot, the ts of its connection (after the conn phase).
-    uid_times: Vec<Option<f64>>,
-    /// Per 4-tuple slot, the ts of its first connections (after the conn phase).
-    tuple_times: FastMap<u32, Vec<f64>>,
+    /// TLS, HTTP and certificate-file records waiting for their connections.
+    joins: joins::Joins,
     /// Cap on `conns.len()`; 0 stands for [`MAX_DESTINATIONS`].
     max_destinations: usize,
 }
@@ -598,30 +600,24 @@ impl FactsBuilder {
                 f.tx_hosts.first().copied()
             }
         });
-        let uids: Vec<u32> = f.uids.iter().map(|u| self.want_uid(u)).collect();
-        if f.uids.is_empty()
-            && let Some(t) = tuple(&f.id)
-        {
-            self.want_tuple(t);
-        }
         let shape = self.cert_files.shape(CertShape {
             server,
             sha1,
             sha256,
         });
-        self.cert_files.records.push(joins::Waiting::new(
+        self.joined(
+            joins::Kind::Cert,
             shape,
             f.ts,
-            uids,
-            f.uids.first().map(|u| u.as_ref()),
+            f.uids.iter().map(|u| u.as_ref()),
             tuple(&f.id),
+            f.uids.is_empty(),
             location,
-        ));
+        );
     }
 
     fn tls(&mut self, t: &Tls<'_>, location: &Location) {
         self.seen_ts(t.ts);
-        let uid = self.want(t.uid.as_deref(), &t.id);
         let shape = self.tls.shape(TlsShape {
             server: t.id.resp_h,
             port: t.id.resp_p,
@@ -633,19 +629,19 @@ impl FactsBuilder {
             subject: owned(&t.subject),
             issuer: owned(&t.issuer),
         });
-        self.tls.records.push(joins::Waiting::new(
+        self.joined(
+            joins::Kind::Tls,
             shape,
             t.ts,
-            uid,
             t.uid.as_deref(),
             tuple(&t.id),
+            true,
             location,
-        ));
+        );
     }
 
     fn http(&mut self, h: &Http<'_>, location: &Location) {
         self.seen_ts(h.ts);
-        let uid = self.want(h.uid.as_deref(), &h.id);
         let shape = self.http.shape(HttpShape {
             server: h.id.resp_h,
             port: h.id.resp_p,
@@ -653,43 +649,55 @@ impl FactsBuilder {
             method: owned(&h.method),
             uri: owned(&h.uri),
         });
-        self.http.records.push(joins::Waiting::new(
+        self.joined(
+            joins::Kind::Http,
             shape,
             h.ts,
-            uid,
             h.uid.as_deref(),
             tuple(&h.id),
+            true,
             location,
-        ));
+        );
     }
 
-    fn want_uid(&mut self, uid: &str) -> u32 {
-        if let Some(&slot) = self.wanted_uids.get(uid) {
-            return slot;
+    /// Adds a record to the joins (see [`joins::Joins::add`]), moving them to disk past their
+    /// budget.
+    #[allow(clippy::too_many_arguments)]
+    fn joined<'u>(
+        &mut self,
+        kind: joins::Kind,
+        shape: u32,
+        ts: Option<f64>,
+        uids: impl IntoIterator<Item = &'u str>,
+        tuple: Option<Tuple>,
+        want_tuple: bool,
+        location: &Location,
+    ) {
+        self.joins
+            .add(kind, shape, ts, uids, tuple, want_tuple, location);
+        if self.joins.over_budget() {
+            self.joins.spill(self.agg.hits_mut());
         }
-        let slot = u32::try_from(self.wanted_uids.len()).unwrap_or(u32::MAX);
-        self.wanted_uids.insert(Box::from(uid), slot);
-        slot
     }
 
-    fn want_tuple(&mut self, t: Tuple) {
-        let next = u32::try_from(self.wanted_tuples.len()).unwrap_or(u32::MAX);
-        self.wanted_tuples.entry(t).or_insert(next);
+    /// Sets how many TLS, HTTP and certificate-file records wait in memory for their
+    /// connections before the joins move to temporary files (0: from the first).
+    #[doc(hidden)]
+    pub fn set_join_budget(&mut self, n: usize) {
+        self.joins.set_budget(n);
     }
 
-    /// Registers what a TLS or HTTP record waits for; returns its uid's slot.
-    fn want(&mut self, uid: Option<&str>, id: &Endpoints) -> Option<u32> {
-        if let Some(t) = tuple(id) {
-            self.want_tuple(t);
-        }
-        uid.map(|u| self.want_uid(u))
+    /// Sets the directory of the joins' temporary files (default: the system's).
+    #[doc(hidden)]
+    pub fn set_join_dir(&mut self, dir: Option<std::path::PathBuf>) {
+        self.joins.set_dir(dir);
     }
 
     fn conn_ctx(&self) -> conns::ConnCtx<'_> {
+        self.joins.conns_begin();
         conns::ConnCtx {
             resolver: &self.facts.resolver,
-            wanted_uids: &self.wanted_uids,
-            wanted_tuples: &self.wanted_tuples,
+            joins: &self.joins,
             cap: conns::cap(self.max_destinations),
         }
     }
@@ -697,10 +705,10 @@ impl FactsBuilder {
     fn conn(&mut self, c: &Conn<'_>, location: &Location) {
         let order = conns::SEQUENTIAL_BASE + self.arrivals;
         self.arrivals += 1;
+        self.joins.conns_begin();
         let ctx = conns::ConnCtx {
             resolver: &self.facts.resolver,
-            wanted_uids: &self.wanted_uids,
-            wanted_tuples: &self.wanted_tuples,
+            joins: &self.joins,
             cap: conns::cap(self.max_destinations),
         };
         if let Some(d) = self.agg.add(c, location, order, &ctx) {
@@ -738,30 +746,6 @@ impl FactsBuilder {
         self.facts.diagnostics_total += uncounted;
         others.sort_by_key(|(o, _, _)| *o);
         others.into_iter().map(|(_, r, l)| (r, l)).collect()
-    }
-
-    fn join_time(&self, w: &joins::Waiting) -> f64 {
-        let own = w.ts;
-        for &slot in &w.uids {
-            if let Some(Some(t)) = self.uid_times.get(slot as usize) {
-                return *t;
-            }
-        }
-        if let Some(tp) = w.tuple
-            && let Some(slot) = self.wanted_tuples.get(&tp)
-            && let Some(times) = self.tuple_times.get(slot)
-        {
-            let mine = time(own);
-            let nearest = times.iter().copied().min_by(|a, b| {
-                let da = (a - mine).abs();
-                let db = (b - mine).abs();
-                da.total_cmp(&db).then(a.total_cmp(b))
-            });
-            if let Some(t) = nearest {
-                return t;
-            }
-        }
-        time(own)
     }
 
     fn chain_cert(&self, kind: ChainKind, entry: &str) -> ChainCert {
@@ -837,91 +821,87 @@ impl FactsBuilder {
         }
     }
 
-    /// Joins the records of `j` to their connections, groups them (see [`joins`]) and makes one
-    /// fact per group from its shape (and the shape's index).
-    fn grouped<S, T>(
-        &self,
-        j: Joining<S>,
-        server: impl Fn(&S) -> Option<IpAddr>,
+    /// One fact per group of a kind, made from its shape (and the shape's index).
+    fn facts_of<S, T>(
+        shapes: &[S],
+        groups: Vec<joins::Group>,
         mut make: impl FnMut(usize, &S, joins::Group) -> T,
     ) -> Vec<T> {
-        let groups = joins::group(
-            j.records,
-            |w| self.join_time(w),
-            |i| j.shapes.get(i as usize).and_then(&server),
-            &self.facts.resolver,
-        );
         groups
             .into_iter()
             .filter_map(|g| {
                 let i = g.shape as usize;
-                j.shapes.get(i).map(|shape| make(i, shape, g))
+                shapes.get(i).map(|shape| make(i, shape, g))
             })
             .collect()
     }
 
     /// Finishes the joins and returns the facts, sorted deterministically.
     pub fn finish(mut self) -> Facts {
-        let (uids, tuples) = self.agg.take_joins();
-        self.uid_times = uids;
-        self.tuple_times = tuples;
+        let hits = self.agg.take_hits();
         if let Some(d) = self.agg.cap_diagnostic() {
             self.diagnostic(d);
         }
         self.facts.dropped_connections = self.agg.dropped;
         self.facts.timeline = self.agg.timeline();
         self.seen_ts(self.agg.capture_start);
+        let ([tls_groups, http_groups, cert_groups], problems) = std::mem::take(&mut self.joins)
+            .finish(
+                hits,
+                |kind, i| {
+                    let i = i as usize;
+                    match kind {
+                        joins::Kind::Tls => self.tls.shapes.get(i).and_then(|s| s.server),
+                        joins::Kind::Http => self.http.shapes.get(i).and_then(|s| s.server),
+                        joins::Kind::Cert => self.cert_files.shapes.get(i).and_then(|s| s.server),
+                    }
+                },
+                &self.facts.resolver,
+            );
+        for d in problems {
+            self.diagnostic(d);
+        }
         let tls_shapes = std::mem::take(&mut self.tls);
         let mut content: Vec<Option<TlsContent>> = vec![None; tls_shapes.shapes.len()];
-        let mut tls = self.grouped(
-            tls_shapes,
-            |s| s.server,
-            |i, shape, g| {
-                let c = match content.get_mut(i) {
-                    Some(Some(c)) => c.clone(),
-                    Some(slot) => slot.insert(self.tls_content(shape)).clone(),
-                    None => self.tls_content(shape),
-                };
-                TlsFact {
-                    server: shape.server,
-                    port: shape.port,
-                    t: g.t,
-                    ts: g.first_ts,
-                    last_ts: g.last_ts,
-                    count: g.count,
-                    sni: shape.sni.clone(),
-                    version: shape.version.clone(),
-                    validation_status: shape.status.clone(),
-                    leaf_subject: c.leaf_subject,
-                    leaf_issuer: c.leaf_issuer,
-                    leaf_names: c.leaf_names,
-                    chain: c.chain,
-                    first: g.first,
-                }
-            },
-        );
-        let http_shapes = std::mem::take(&mut self.http);
-        let mut http = self.grouped(
-            http_shapes,
-            |s| s.server,
-            |_, shape, g| HttpFact {
+        let mut tls = Self::facts_of(&tls_shapes.shapes, tls_groups, |i, shape, g| {
+            let c = match content.get_mut(i) {
+                Some(Some(c)) => c.clone(),
+                Some(slot) => slot.insert(self.tls_content(shape)).clone(),
+                None => self.tls_content(shape),
+            };
+            TlsFact {
                 server: shape.server,
                 port: shape.port,
                 t: g.t,
                 ts: g.first_ts,
                 last_ts: g.last_ts,
                 count: g.count,
-                host: shape.host.clone(),
-                method: shape.method.clone(),
-                uri: shape.uri.clone(),
+                sni: shape.sni.clone(),
+                version: shape.version.clone(),
+                validation_status: shape.status.clone(),
+                leaf_subject: c.leaf_subject,
+                leaf_issuer: c.leaf_issuer,
+                leaf_names: c.leaf_names,
+                chain: c.chain,
                 first: g.first,
-            },
-        );
+            }
+        });
+        let http_shapes = std::mem::take(&mut self.http);
+        let mut http = Self::facts_of(&http_shapes.shapes, http_groups, |_, shape, g| HttpFact {
+            server: shape.server,
+            port: shape.port,
+            t: g.t,
+            ts: g.first_ts,
+            last_ts: g.last_ts,
+            count: g.count,
+            host: shape.host.clone(),
+            method: shape.method.clone(),
+            uri: shape.uri.clone(),
+            first: g.first,
+        });
         let cert_shapes = std::mem::take(&mut self.cert_files);
-        let mut cert_files = self.grouped(
-            cert_shapes,
-            |s| s.server,
-            |_, shape, g| CertFileFact {
+        let mut cert_files = Self::facts_of(&cert_shapes.shapes, cert_groups, |_, shape, g| {
+            CertFileFact {
                 server: shape.server,
                 t: g.t,
                 ts: g.first_ts,
@@ -930,8 +910,8 @@ impl FactsBuilder {
                 sha1: shape.sha1.clone(),
                 sha256: shape.sha256.clone(),
                 first: g.first,
-            },
-        );
+            }
+        });
         let conns = std::mem::take(&mut self.agg).into_facts();
         let mut dns: Vec<DnsFact> = self.dns;
         dns.sort_by(|a, b| (&a.query, &a.cnames, &a.qtype).cmp(&(&b.query, &b.cnames, &b.qtype)));
@@ -1096,6 +1076,167 @@ mod tests {
         );
         assert_eq!(facts.resolver.display(server, 50.0), Some("a.example"));
         assert_eq!(facts.resolver.display(server, 135.0), Some("b.example"));
+    }
+
+    /// Feeds a mix of TLS sessions, HTTP requests and certificate files (one uid, several
+    /// uids, none; 4-tuples waited for or only carried), connections joining them by uid, by
+    /// 4-tuple (several per 4-tuple) or not at all, and records coming after connections, to a
+    /// builder; `threads` > 0 reads the connections through that many partials.
+    fn join_mix(budget: Option<usize>, threads: usize, filters_off: bool) -> Facts {
+        let mut b = FactsBuilder::new();
+        if let Some(n) = budget {
+            b.set_join_budget(n);
+        }
+        if filters_off {
+            b.joins.set_filters_off();
+        }
+        let src: std::sync::Arc<str> = std::sync::Arc::from("mix.log");
+        let mut line = 0u64;
+        let mut at = || {
+            line += 1;
+            Location::line(&src, line)
+        };
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rnd = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let server = |i: u64| -> IpAddr { format!("192.0.2.{}", i % 7 + 1).parse().unwrap() };
+        for i in 0..40u64 {
+            let dns = Dns {
+                ts: Some(i as f64 * 25.0),
+                query: Some(format!("n{}.example", i % 5).into()),
+                qtype_name: Some("A".into()),
+                answers: vec![server(i).to_string().into()],
+                ..Dns::default()
+            };
+            b.record(Record::Dns(dns), &at());
+        }
+        // Clients .1 and .2: 4-tuples of .2 are mostly only carried by certificate files.
+        let ends_of = |c: u8, i: u64| Endpoints {
+            orig_h: Some(IpAddr::from([10, 0, 0, c])),
+            orig_p: Some(40000 + (i % 97) as u16),
+            resp_h: Some(server(i)),
+            resp_p: Some(443),
+        };
+        let ends = |i: u64| ends_of(1, i);
+        let mut records = |b: &mut FactsBuilder,
+                           from: u64,
+                           to: u64,
+                           fresh: u64,
+                           rnd: &mut dyn FnMut(u64) -> u64| {
+            // Uids from `fresh` on were waited for by no earlier record.
+            let uid = |i: u64| format!("C{}", fresh + i % 150);
+            for i in from..to {
+                let ts = (rnd(4) != 0).then(|| rnd(1000) as f64);
+                let loc = at();
+                let r = match rnd(6) {
+                    0 | 1 => Record::Tls(Tls {
+                        ts,
+                        uid: (rnd(5) != 0).then(|| uid(i).into()),
+                        id: ends_of(1 + u8::from(rnd(10) == 0), i),
+                        server_name: Some(format!("s{}.example", rnd(3)).into()),
+                        ..Tls::default()
+                    }),
+                    2 => Record::Http(Http {
+                        ts,
+                        uid: (rnd(4) != 0).then(|| uid(i).into()),
+                        id: ends(i),
+                        host: Some(format!("h{}.example", rnd(2)).into()),
+                        uri: Some("/".into()),
+                        ..Http::default()
+                    }),
+                    3 => Record::File(File {
+                        ts,
+                        uids: vec![uid(i).into(), uid(i + 7).into()],
+                        tx_hosts: vec![server(i)],
+                        mime_type: Some("application/x-x509-user-cert".into()),
+                        sha1: Some(format!("{:040x}", rnd(3)).into()),
+                        ..File::default()
+                    }),
+                    4 => Record::File(File {
+                        ts,
+                        uids: vec![format!("D{}", i % 60).into()],
+                        id: ends_of(2, i + rnd(2)),
+                        mime_type: Some("application/x-x509-ca-cert".into()),
+                        sha1: Some(format!("{:040x}", rnd(3)).into()),
+                        ..File::default()
+                    }),
+                    _ => Record::File(File {
+                        ts,
+                        id: ends(i),
+                        mime_type: Some("application/x-x509-user-cert".into()),
+                        sha256: Some(format!("{:064x}", rnd(2)).into()),
+                        ..File::default()
+                    }),
+                };
+                b.record(r, &loc);
+            }
+        };
+        let conns = |from: u64, to: u64, rnd: &mut dyn FnMut(u64) -> u64| -> Vec<Conn<'static>> {
+            (from..to)
+                .map(|i| Conn {
+                    ts: (rnd(9) != 0).then(|| rnd(1000) as f64),
+                    uid: match rnd(7) {
+                        0 | 1 => None,
+                        2 => Some(format!("D{}", rnd(400)).into()),
+                        _ => Some(format!("C{}", rnd(200)).into()),
+                    },
+                    id: ends_of(1 + u8::from(rnd(3) == 0), i + rnd(3)),
+                    proto: Some("tcp".into()),
+                    ..Conn::default()
+                })
+                .collect()
+        };
+        let feed = |b: &mut FactsBuilder, cs: Vec<Conn<'static>>, base: u64| {
+            if threads == 0 {
+                for (j, c) in cs.into_iter().enumerate() {
+                    b.record(Record::Conn(c), &Location::line(&src, base + j as u64));
+                }
+                return;
+            }
+            let mut parts: Vec<ConnPartial<'_>> = (0..threads).map(|_| b.partial()).collect();
+            for (j, c) in cs.into_iter().enumerate() {
+                if let Some(p) = parts.get_mut(j % threads) {
+                    p.record(Record::Conn(c), &Location::line(&src, base + j as u64));
+                }
+            }
+            let parts: Vec<PartialFacts> = parts.into_iter().map(ConnPartial::finish).collect();
+            b.merge(parts);
+        };
+        records(&mut b, 0, 400, 0, &mut rnd);
+        let cs = conns(0, 600, &mut rnd);
+        feed(&mut b, cs, 100_000);
+        // Records after connections, then more connections.
+        records(&mut b, 400, 500, 150, &mut rnd);
+        let cs = conns(600, 800, &mut rnd);
+        feed(&mut b, cs, 200_000);
+        b.finish()
+    }
+
+    #[test]
+    fn joins_past_the_budget_give_what_joins_in_memory_give() {
+        for (threads, off) in [(0, false), (2, false), (0, true), (2, true)] {
+            let want = join_mix(None, threads, false);
+            assert!(want.tls.len() > 20 && want.http.len() > 10 && want.cert_files.len() > 10);
+            assert!(want.diagnostics.is_empty(), "{:?}", want.diagnostics);
+            // Filters that let everything through stand for their false positives.
+            for budget in [0, 1, 7, 450] {
+                let got = join_mix(Some(budget), threads, off);
+                assert_eq!(got.tls, want.tls, "budget {budget}, threads {threads}");
+                assert_eq!(got.http, want.http, "budget {budget}, threads {threads}");
+                assert_eq!(got.cert_files, want.cert_files, "budget {budget}");
+                assert_eq!(got.conns, want.conns);
+                assert!(got.diagnostics.is_empty(), "{:?}", got.diagnostics);
+            }
+        }
+        // Reading connections on threads changes nothing either.
+        assert_eq!(
+            join_mix(None, 0, false).tls,
+            join_mix(Some(0), 3, false).tls
+        );
     }
 
     #[test]

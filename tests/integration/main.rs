@@ -6,6 +6,7 @@ mod enrich;
 mod equivalence;
 mod hostile;
 mod intel;
+mod joins;
 mod parallel;
 mod pcap;
 mod reference_cases;
