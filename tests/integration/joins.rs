@@ -7,35 +7,17 @@
 //! (on the logs of a real trace), and a temporary directory that cannot be written to gives a
 //! diagnostic, not a panic.
 
+use super::parallel::json;
 use captriage::facts::{Facts, FactsBuilder, override_join_budget};
-use captriage::report::{Format, Report};
-use clap::Parser;
+use captriage::report::Report;
 use std::path::{Path, PathBuf};
 
 fn analyze(path: &Path, extra: &[&str], budget: Option<usize>) -> Report {
-    let mut argv: Vec<String> = vec![
-        "captriage".into(),
-        "analyze".into(),
-        path.display().to_string(),
-    ];
-    argv.extend(["--quiet", "--engine", "native"].map(String::from));
-    argv.extend(extra.iter().map(|s| s.to_string()));
-    let cli = captriage::cli::Cli::try_parse_from(&argv).unwrap();
-    let captriage::cli::Command::Analyze(a) = cli.command else {
-        panic!("not analyze")
-    };
-    let cfg = captriage::config::AnalyzeConfig::from_args(*a).unwrap();
     // The builder is made on this thread: the override reaches it and no other test.
     override_join_budget(budget);
-    let r = captriage::app::analyze(&cfg, &mut |_| {});
+    let r = super::parallel::analyze(path, extra);
     override_join_budget(None);
-    r.unwrap()
-}
-
-fn json(r: &Report) -> String {
-    let mut out = Vec::new();
-    captriage::report::write(r, Format::Json, false, &mut out).unwrap();
-    String::from_utf8(out).unwrap()
+    r
 }
 
 /// Asserts that `input` gives the same report with every join spilled (budget 0 on one thread and

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 /// Batches of one row, of a few rows and of the default size, on 2 to 4 threads.
 const ALL_SPLITS: &[(&str, &str)] = &[("2", "1"), ("3", "1"), ("4", "300"), ("2", "262144")];
 
-fn analyze(path: &Path, extra: &[&str]) -> Report {
+/// `captriage analyze PATH --quiet --engine native EXTRA...`, in process.
+pub(crate) fn analyze(path: &Path, extra: &[&str]) -> Report {
     let mut argv: Vec<String> = vec![
         "captriage".into(),
         "analyze".into(),
@@ -30,7 +31,8 @@ fn analyze(path: &Path, extra: &[&str]) -> Report {
     captriage::app::analyze(&cfg, &mut |_| {}).unwrap()
 }
 
-fn json(r: &Report) -> String {
+/// The JSON report of `r`.
+pub(crate) fn json(r: &Report) -> String {
     let mut out = Vec::new();
     captriage::report::write(r, Format::Json, false, &mut out).unwrap();
     String::from_utf8(out).unwrap()
