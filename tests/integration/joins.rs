@@ -89,16 +89,7 @@ fn every_fixture_gives_the_same_report_with_the_joins_spilled() {
 #[test]
 fn reference_case_with_its_intel_gives_the_same_alerts_with_the_joins_spilled() {
     let case = Path::new("tests/data/reference-cases/all_rules");
-    let r = same_spilled_or_not(
-        case,
-        &[
-            "--no-default-intel",
-            "--iocs",
-            "tests/data/reference-cases/all_rules/iocs.json",
-            "--whitelist",
-            "tests/data/reference-cases/all_rules/whitelist.json",
-        ],
-    );
+    let r = same_spilled_or_not(case, super::parallel::ALL_RULES_INTEL);
     assert!(r.alerts.len() >= 10, "{} alerts", r.alerts.len());
 }
 

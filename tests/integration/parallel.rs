@@ -11,6 +11,15 @@ use clap::Parser;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// The reference case's own indicators and whitelist, instead of the default intel.
+pub(crate) const ALL_RULES_INTEL: &[&str] = &[
+    "--no-default-intel",
+    "--iocs",
+    "tests/data/reference-cases/all_rules/iocs.json",
+    "--whitelist",
+    "tests/data/reference-cases/all_rules/whitelist.json",
+];
+
 /// Batches of one row, of a few rows and of the default size, on 2 to 4 threads.
 const ALL_SPLITS: &[(&str, &str)] = &[("2", "1"), ("3", "1"), ("4", "300"), ("2", "262144")];
 
@@ -97,17 +106,7 @@ fn every_fixture_gives_the_same_report_on_one_thread_and_many() {
 #[test]
 fn reference_case_with_its_intel_gives_the_same_alerts_on_many_threads() {
     let case = Path::new("tests/data/reference-cases/all_rules");
-    let r = same_on_any_threads(
-        case,
-        &[
-            "--no-default-intel",
-            "--iocs",
-            "tests/data/reference-cases/all_rules/iocs.json",
-            "--whitelist",
-            "tests/data/reference-cases/all_rules/whitelist.json",
-        ],
-        ALL_SPLITS,
-    );
+    let r = same_on_any_threads(case, ALL_RULES_INTEL, ALL_SPLITS);
     assert!(r.alerts.len() >= 10, "{} alerts", r.alerts.len());
 }
 
