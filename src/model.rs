@@ -80,6 +80,9 @@ pub struct Endpoints {
     pub resp_p: Option<u16>,
 }
 
+/// The services of a connection: nearly always none, one or two.
+pub type Services<'a> = smallvec::SmallVec<[Cow<'a, str>; 2]>;
+
 /// One conn.log row (or one flow of a capture).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Conn<'a> {
@@ -88,8 +91,9 @@ pub struct Conn<'a> {
     pub id: Endpoints,
     /// As written (`tcp`, `udp`, `icmp`, `unknown_transport`; hand-edited logs may say `UDP`).
     pub proto: Option<Cow<'a, str>>,
-    /// `service`, split on the set separator (JSON: a comma-joined string or an array).
-    pub services: Vec<Cow<'a, str>>,
+    /// `service`, split on the set separator (JSON: a comma-joined string or an array); kept
+    /// inline up to two services, so a row needs no allocation for them.
+    pub services: Services<'a>,
     pub duration: Option<f64>,
     pub orig_bytes: Option<u64>,
     pub resp_bytes: Option<u64>,
@@ -322,7 +326,7 @@ impl Record<'_> {
             Record::Conn(c) => Record::Conn(Conn {
                 uid: own_opt(c.uid),
                 proto: own_opt(c.proto),
-                services: own_vec(c.services),
+                services: c.services.into_iter().map(own).collect(),
                 conn_state: own_opt(c.conn_state),
                 history: own_opt(c.history),
                 ts: c.ts,

@@ -380,7 +380,9 @@ mod tests {
                 uid: s("C5"),
                 id: endpoints(),
                 proto: s("tcp"),
-                services: vec![Cow::Borrowed("ssl"), Cow::Borrowed("http")],
+                services: [Cow::Borrowed("ssl"), Cow::Borrowed("http")]
+                    .into_iter()
+                    .collect(),
                 duration: Some(12.25),
                 orig_bytes: Some(100),
                 resp_bytes: Some(0),

@@ -165,7 +165,11 @@ fn into_owned(r: Record<'_>) -> Record<'static> {
             uid: own(c.uid),
             id: c.id,
             proto: own(c.proto),
-            services: own_vec(c.services),
+            services: c
+                .services
+                .into_iter()
+                .map(|c| Cow::Owned(c.into_owned()))
+                .collect(),
             duration: c.duration,
             orig_bytes: c.orig_bytes,
             resp_bytes: c.resp_bytes,

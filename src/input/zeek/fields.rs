@@ -218,7 +218,9 @@ pub(crate) struct BadValue {
 /// also `None` and is remembered as the row's [`BadValue`].
 pub(crate) trait Row<'a> {
     fn text(&mut self, f: F) -> Option<Cow<'a, str>>;
-    fn texts(&mut self, f: F) -> Vec<Cow<'a, str>>;
+    /// The elements of a set or vector column, into any collection (a `Vec`, or the inline
+    /// [`crate::model::Services`]).
+    fn texts<C: Default + Extend<Cow<'a, str>>>(&mut self, f: F) -> C;
     fn count(&mut self, f: F) -> Option<u64>;
     fn real(&mut self, f: F) -> Option<f64>;
     fn reals(&mut self, f: F) -> Vec<f64>;
@@ -279,8 +281,8 @@ pub(crate) fn map_row<'a>(kind: &LogKind, r: &mut impl Row<'a>) -> Option<Record
             rejected: r.boolean(F::Rejected),
         }),
         LogKind::Ssl => {
-            let fps = r.texts(F::CertChainFps);
-            let fuids = r.texts(F::CertChainFuids);
+            let fps: Vec<_> = r.texts(F::CertChainFps);
+            let fuids: Vec<_> = r.texts(F::CertChainFuids);
             let (chain_kind, cert_chain) = if !fps.is_empty() {
                 (ChainKind::Fingerprints, fps)
             } else if !fuids.is_empty() {
@@ -316,7 +318,7 @@ pub(crate) fn map_row<'a>(kind: &LogKind, r: &mut impl Row<'a>) -> Option<Record
             status_code: r.count(F::StatusCode),
         }),
         LogKind::Files => {
-            let mut uids = r.texts(F::ConnUids);
+            let mut uids: Vec<_> = r.texts(F::ConnUids);
             if let Some(uid) = r.text(F::Uid) {
                 uids.insert(0, uid);
             }

@@ -222,26 +222,27 @@ impl<'a> Row<'a> for JsonRow<'a> {
         }
     }
 
-    fn texts(&mut self, f: F) -> Vec<Cow<'a, str>> {
+    fn texts<C: Default + Extend<Cow<'a, str>>>(&mut self, f: F) -> C {
+        let mut out = C::default();
         if let Some(raw) = self.raw(f)
             && raw.get().starts_with('"')
         {
             // A comma-joined string (`"service":"dns,http"` in some exports).
-            return match string_of(raw) {
-                Ok(Some(Cow::Borrowed(s))) => s
-                    .split(',')
-                    .filter(|e| !e.is_empty())
-                    .map(Cow::Borrowed)
-                    .collect(),
-                Ok(Some(Cow::Owned(s))) => s
-                    .split(',')
-                    .filter(|e| !e.is_empty())
-                    .map(|e| Cow::Owned(e.to_string()))
-                    .collect(),
-                _ => Vec::new(),
-            };
+            match string_of(raw) {
+                Ok(Some(Cow::Borrowed(s))) => {
+                    out.extend(s.split(',').filter(|e| !e.is_empty()).map(Cow::Borrowed));
+                }
+                Ok(Some(Cow::Owned(s))) => out.extend(
+                    s.split(',')
+                        .filter(|e| !e.is_empty())
+                        .map(|e| Cow::Owned(e.to_string())),
+                ),
+                _ => {}
+            }
+            return out;
         }
-        self.list(f, Ty::Text, |item| string_of(item).ok().flatten())
+        out.extend(self.list(f, Ty::Text, |item| string_of(item).ok().flatten()));
+        out
     }
 
     fn count(&mut self, f: F) -> Option<u64> {
@@ -337,7 +338,7 @@ mod tests {
         let mut r = row(r#"{"ts":null,"msg":"Testing 1 2 3 "}"#);
         assert_eq!(r.time(F::Ts), None);
         assert_eq!(r.text(F::Uid), None);
-        assert!(r.texts(F::Answers).is_empty());
+        assert!(r.texts::<Vec<_>>(F::Answers).is_empty());
         assert!(r.bad.is_none());
     }
 
@@ -364,9 +365,9 @@ mod tests {
     fn arrays_and_joined_strings() {
         let mut r =
             row(r#"{"answers":["a.example","1.2.3.4"],"TTLs":[60.0,30],"service":"dns,http"}"#);
-        assert_eq!(r.texts(F::Answers), vec!["a.example", "1.2.3.4"]);
+        assert_eq!(r.texts::<Vec<_>>(F::Answers), vec!["a.example", "1.2.3.4"]);
         assert_eq!(r.reals(F::Ttls), vec![60.0, 30.0]);
-        assert_eq!(r.texts(F::Service), vec!["dns", "http"]);
+        assert_eq!(r.texts::<Vec<_>>(F::Service), vec!["dns", "http"]);
     }
 
     #[test]

@@ -583,7 +583,7 @@ mod tests {
         assert_eq!(c.uid.as_deref(), Some("C1"));
         assert_eq!(c.id.resp_h, "8.8.8.8".parse().ok());
         assert_eq!(c.id.resp_p, Some(53));
-        assert_eq!(c.services, vec!["dns"]);
+        assert_eq!(c.services.as_slice(), ["dns"]);
     }
 
     #[test]
@@ -611,7 +611,7 @@ udp\tzzz\t53\t8.8.8.8\t5000\t10.0.0.1\tC1\t1.5\tdns\n";
         assert_eq!(a.uid.as_deref(), Some("-"));
         assert!(a.services.is_empty());
         assert_eq!(b.proto, None);
-        assert_eq!(b.services, vec!["a,b", "c"]);
+        assert_eq!(b.services.as_slice(), ["a,b", "c"]);
     }
 
     #[test]

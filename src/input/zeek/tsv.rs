@@ -491,10 +491,10 @@ impl<'a> Row<'a> for TsvRow<'a, '_> {
         }
     }
 
-    fn texts(&mut self, f: F) -> Vec<Cow<'a, str>> {
-        let mut out = Vec::new();
+    fn texts<C: Default + Extend<Cow<'a, str>>>(&mut self, f: F) -> C {
+        let mut out = C::default();
         for e in self.elements(f) {
-            out.push(self.decode(e));
+            out.extend(std::iter::once(self.decode(e)));
         }
         out
     }
