@@ -99,10 +99,17 @@ pub fn parse_addr(raw: &str) -> Option<IpAddr> {
         return Some(IpAddr::V4(v4));
     }
     let t = raw.trim();
-    let t = match t.find('%') {
-        Some(i) => &t[..i],
+    // Addresses are short: a plain scan costs less than starting a vector search.
+    let t = match t.bytes().position(|b| b == b'%') {
+        Some(i) => t.get(..i)?,
         None => t,
     };
+    if !t.bytes().any(|b| b == b':') {
+        // Without a colon only an IPv4 address can parse, which `dotted_quad` decides exactly
+        // (names, the common case here, are refused without the standard parser's attempt at
+        // IPv6).
+        return dotted_quad(t.as_bytes()).map(IpAddr::V4);
+    }
     t.parse::<IpAddr>().ok().map(canonical_ip)
 }
 
@@ -112,30 +119,33 @@ fn dotted_quad(raw: &[u8]) -> Option<std::net::Ipv4Addr> {
     if raw.len() < 7 || raw.len() > 15 {
         return None;
     }
+    let mut bytes = raw.iter();
     let mut octets = [0u8; 4];
-    let mut k = 0;
-    let (mut v, mut len, mut lead_zero) = (0u32, 0u32, false);
-    for &b in raw {
-        let d = b.wrapping_sub(b'0');
-        if d <= 9 {
-            lead_zero |= len == 1 && v == 0;
-            v = v * 10 + u32::from(d);
-            len += 1;
-            if len > 3 {
-                return None;
-            }
-        } else if b == b'.' && len > 0 && !lead_zero && v <= 255 {
-            *octets.get_mut(k)? = v as u8;
-            k += 1;
-            (v, len) = (0, 0);
-        } else {
+    for (k, octet) in octets.iter_mut().enumerate() {
+        let first = bytes.next()?.wrapping_sub(b'0');
+        if first > 9 {
             return None;
         }
+        let mut v = u32::from(first);
+        let mut digits = 1;
+        loop {
+            match bytes.next() {
+                None if k == 3 => break,
+                Some(b'.') if k < 3 => break,
+                Some(&b) => {
+                    let d = b.wrapping_sub(b'0');
+                    // A fourth digit, a digit after a leading zero, or anything else.
+                    if d > 9 || digits == 3 || v == 0 {
+                        return None;
+                    }
+                    v = v * 10 + u32::from(d);
+                    digits += 1;
+                }
+                None => return None,
+            }
+        }
+        *octet = u8::try_from(v).ok()?;
     }
-    if k != 3 || len == 0 || lead_zero || v > 255 {
-        return None;
-    }
-    *octets.get_mut(3)? = v as u8;
     Some(std::net::Ipv4Addr::from(octets))
 }
 
@@ -243,6 +253,30 @@ mod tests {
                 s.parse::<std::net::Ipv4Addr>().ok(),
                 "{s:?}"
             );
+        }
+        // parse_addr refuses what has no colon without the standard parser: it must answer as
+        // the parser does on the trimmed, zone-less text.
+        cases.extend(
+            [
+                " 10.1.2.3\t",
+                "10.1.2.3%eth0",
+                "edge0.cdn0.net",
+                "TXT 12 hello",
+                "1.2.3.4%",
+                "%1.2.3.4",
+                "fe80::1%eth0",
+                "::",
+                " ::ffff:10.0.0.1 ",
+                "1:2",
+            ]
+            .iter()
+            .map(|s| s.to_string()),
+        );
+        for s in &cases {
+            let t = s.trim();
+            let t = t.split('%').next().unwrap_or(t);
+            let expected = t.parse::<IpAddr>().ok().map(canonical_ip);
+            assert_eq!(parse_addr(s), expected, "{s:?}");
         }
     }
 

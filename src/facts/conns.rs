@@ -70,11 +70,16 @@ fn earlier(ts: Option<f64>, order: u64, cur_ts: Option<f64>, cur_order: u64) -> 
 #[derive(Debug, Default)]
 pub(super) struct ConnAgg {
     strings: Vec<String>,
+    /// [`short_key`] of each string.
+    keys: Vec<Option<(u64, usize)>>,
     string_ids: FastMap<String, u32>,
     /// Reused buffer for [`ConnAgg::intern_set`].
     scratch: String,
     conns: FastMap<ConnKey, Entry>,
-    pub timeline: FastMap<i64, u64>,
+    timeline: FastMap<i64, u64>,
+    /// The minute of the latest connections and how many there were, not yet in `timeline`:
+    /// logs are in time order, so most rows count into the same minute as the row before.
+    minute: Option<(i64, u64)>,
     pub capture_start: Option<f64>,
     pub dropped: u64,
     /// Order and location of the first connection not tracked because of the cap.
@@ -83,11 +88,29 @@ pub(super) struct ConnAgg {
     hits: Hits,
 }
 
+/// A string of at most eight bytes as one word and its length, so that interning the few
+/// protocols and service sets compares two words per entry instead of calling `memcmp`.
+#[inline]
+fn short_key(s: &[u8]) -> Option<(u64, usize)> {
+    (s.len() <= 8).then(|| {
+        let word = s
+            .iter()
+            .enumerate()
+            .fold(0, |w, (i, &c)| w | u64::from(c) << (8 * i));
+        (word, s.len())
+    })
+}
+
 impl ConnAgg {
     fn intern(&mut self, s: &str) -> u32 {
+        let key = short_key(s.as_bytes());
         // Protocols and service sets are few: a scan beats hashing the string.
         if self.strings.len() <= 16 {
-            if let Some(i) = self.strings.iter().position(|x| x == s) {
+            let found = match key {
+                Some(k) => self.keys.iter().position(|x| *x == Some(k)),
+                None => self.strings.iter().position(|x| x == s),
+            };
+            if let Some(i) = found {
                 return i as u32;
             }
         } else if let Some(&id) = self.string_ids.get(s) {
@@ -95,6 +118,7 @@ impl ConnAgg {
         }
         let id = u32::try_from(self.strings.len()).unwrap_or(u32::MAX);
         self.strings.push(s.to_string());
+        self.keys.push(key);
         self.string_ids.insert(s.to_string(), id);
         id
     }
@@ -186,11 +210,12 @@ impl ConnAgg {
         };
         if let Some(ts) = c.ts.filter(|t| t.is_finite()) {
             let bucket = (ts / 60.0).floor() as i64 * 60;
-            let room = self.timeline.len() < 4 * MAX_TIMELINE;
-            if let Some(n) = self.timeline.get_mut(&bucket) {
-                *n += 1;
-            } else if room {
-                self.timeline.insert(bucket, 1);
+            match &mut self.minute {
+                Some((b, n)) if *b == bucket => *n += 1,
+                _ => {
+                    self.flush_minute();
+                    self.minute = Some((bucket, 1));
+                }
             }
         }
         let epoch = ctx.resolver.epoch(server, time(c.ts));
@@ -248,8 +273,24 @@ impl ConnAgg {
         None
     }
 
+    /// Counts the pending minute into the timeline (past the cap of buckets, a new minute is
+    /// not counted).
+    fn flush_minute(&mut self) {
+        let Some((bucket, n)) = self.minute.take() else {
+            return;
+        };
+        let room = self.timeline.len() < 4 * MAX_TIMELINE;
+        if let Some(m) = self.timeline.get_mut(&bucket) {
+            *m += n;
+        } else if room {
+            self.timeline.insert(bucket, n);
+        }
+    }
+
     /// Folds `other` into `self` (see the module documentation for what merging preserves).
-    pub fn merge(&mut self, other: ConnAgg, cap: usize) {
+    pub fn merge(&mut self, mut other: ConnAgg, cap: usize) {
+        self.flush_minute();
+        other.flush_minute();
         if let Some(t) = other.capture_start {
             self.capture_start = Some(self.capture_start.map_or(t, |s| s.min(t)));
         }
@@ -335,7 +376,8 @@ impl ConnAgg {
     }
 
     /// The earliest [`MAX_TIMELINE`] one-minute buckets.
-    pub fn timeline(&self) -> BTreeMap<i64, u64> {
+    pub fn timeline(&mut self) -> BTreeMap<i64, u64> {
+        self.flush_minute();
         let mut buckets: Vec<(i64, u64)> = self.timeline.iter().map(|(b, n)| (*b, *n)).collect();
         buckets.sort_unstable();
         buckets.truncate(MAX_TIMELINE);

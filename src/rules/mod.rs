@@ -18,7 +18,7 @@ use crate::facts::{ConnFact, Facts};
 use crate::intel::prefix::PrefixTable;
 use crate::intel::{Indicator, Intel, Whitelist, WhitelistEntry};
 use crate::settings::Settings;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
 /// Registration dates of names, for ACT-02 (from a side file or online lookups).
@@ -42,6 +42,9 @@ pub struct Context<'a> {
     /// Whether DOM-01 runs (`--random-domains`).
     pub random_domains: bool,
     local: PrefixTable<()>,
+    /// [`Context::destination_whitelisted`] per address: every rule asks it of every
+    /// connection aggregate, and the answer (over all names of the address) never changes.
+    whitelisted_dests: std::sync::Mutex<HashMap<IpAddr, Option<&'a WhitelistEntry>>>,
 }
 
 impl<'a> Context<'a> {
@@ -66,6 +69,7 @@ impl<'a> Context<'a> {
             first_contacts: None,
             random_domains: false,
             local,
+            whitelisted_dests: Default::default(),
         }
     }
 
@@ -99,8 +103,14 @@ impl<'a> Context<'a> {
 
     /// The whitelist entry hiding a destination address (server IP plus all its names).
     pub fn destination_whitelisted(&self, ip: IpAddr) -> Option<&'a WhitelistEntry> {
-        let names = self.facts.resolver.names(ip);
-        self.whitelisted(Some(ip), names.keys().copied())
+        let lookup = || {
+            let names = self.facts.resolver.names(ip);
+            self.whitelisted(Some(ip), names.keys().copied())
+        };
+        match self.whitelisted_dests.lock() {
+            Ok(mut memo) => *memo.entry(ip).or_insert_with(lookup),
+            Err(_) => lookup(),
+        }
     }
 
     /// Whether a TLS session or HTTP request is whitelisted (§5): its subject is the server

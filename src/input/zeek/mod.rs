@@ -287,15 +287,7 @@ impl<'s> Reader<'s> {
         let Some(schema) = self.header.schema.as_ref() else {
             return;
         };
-        let mut row = tsv::TsvRow {
-            line,
-            line_str: std::str::from_utf8(line).ok(),
-            cols: &self.cols,
-            schema,
-            meta: &self.header.meta,
-            bad: None,
-            bad_utf8: false,
-        };
+        let mut row = tsv::TsvRow::new(line, &self.cols, schema, &self.header.meta);
         let record = fields::map_row(&self.block_kind, &mut row);
         let (bad, bad_utf8) = (row.bad.take(), row.bad_utf8);
         if let Some(record) = record {

@@ -243,8 +243,13 @@ pub(crate) fn split<'a>(s: &'a [u8], sep: &[u8]) -> impl Iterator<Item = &'a [u8
     let mut rest = Some(s);
     std::iter::from_fn(move || {
         let r = rest?;
-        let found = if sep.len() == 1 {
-            sep.first().and_then(|&b| memchr::memchr(b, r))
+        let found = if let [b] = sep {
+            // Set elements are short: a plain scan costs less than starting a vector search.
+            if r.len() <= 64 {
+                r.iter().position(|c| c == b)
+            } else {
+                memchr::memchr(*b, r)
+            }
         } else {
             memmem::find(r, sep)
         };
@@ -389,14 +394,27 @@ fn text_of_bytes(v: Vec<u8>) -> String {
 
 /// One TSV data line, split into fields, seen through the schema.
 pub(crate) struct TsvRow<'a, 's> {
-    pub line: &'a [u8],
+    line: &'a [u8],
     /// `line` as text when it is valid UTF-8 (checked once, so fields need no check of their own).
-    pub line_str: Option<&'a str>,
-    pub cols: &'s [(usize, usize)],
-    pub schema: &'s Schema,
-    pub meta: &'s Meta,
+    line_str: Option<&'a str>,
+    /// Whether `line` holds no backslash, so that no field of it needs unescaping.
+    plain: bool,
+    cols: &'s [(usize, usize)],
+    schema: &'s Schema,
+    meta: &'s Meta,
     pub bad: Option<BadValue>,
     pub bad_utf8: bool,
+}
+
+/// Whether the field `raw` is the marker `m` (`-`, `(empty)`): most fields are one byte long or
+/// differ in length, which this decides without a call to `memcmp`.
+#[inline]
+fn is_marker(raw: &[u8], m: &[u8]) -> bool {
+    raw.len() == m.len()
+        && match (raw, m) {
+            ([a], [b]) => a == b,
+            _ => raw == m,
+        }
 }
 
 enum Val<'a> {
@@ -406,6 +424,26 @@ enum Val<'a> {
 }
 
 impl<'a, 's> TsvRow<'a, 's> {
+    /// The row of `line`, whose fields `split_ranges` put in `cols`.
+    pub(crate) fn new(
+        line: &'a [u8],
+        cols: &'s [(usize, usize)],
+        schema: &'s Schema,
+        meta: &'s Meta,
+    ) -> Self {
+        TsvRow {
+            line,
+            line_str: simdutf8::basic::from_utf8(line).ok(),
+            plain: memchr::memchr(b'\\', line).is_none(),
+            cols,
+            schema,
+            meta,
+            bad: None,
+            bad_utf8: false,
+        }
+    }
+
+    #[inline]
     fn val(&self, f: F) -> Val<'a> {
         let line: &'a [u8] = self.line;
         let raw = self
@@ -418,13 +456,14 @@ impl<'a, 's> TsvRow<'a, 's> {
             .and_then(|&(s, e)| line.get(s..e));
         match raw {
             None => Val::Unset,
-            Some(r) if r == self.meta.unset.as_slice() => Val::Unset,
-            Some(r) if r == self.meta.empty.as_slice() => Val::Empty,
+            Some(r) if is_marker(r, &self.meta.unset) => Val::Unset,
+            Some(r) if is_marker(r, &self.meta.empty) => Val::Empty,
             Some(r) => Val::Raw(r),
         }
     }
 
     /// `raw` (a piece of the line) as text, if it is valid UTF-8.
+    #[inline]
     fn as_str(&self, raw: &'a [u8]) -> Option<&'a str> {
         let off = (raw.as_ptr() as usize).checked_sub(self.line.as_ptr() as usize);
         match (self.line_str, off) {
@@ -437,6 +476,11 @@ impl<'a, 's> TsvRow<'a, 's> {
     }
 
     fn decode(&mut self, raw: &'a [u8]) -> Cow<'a, str> {
+        if self.plain
+            && let Some(s) = self.as_str(raw)
+        {
+            return Cow::Borrowed(s);
+        }
         let s = match self.as_str(raw) {
             Some(s) => s,
             None => {
@@ -520,7 +564,9 @@ impl<'a> Row<'a> for TsvRow<'a, '_> {
     fn reals(&mut self, f: F) -> Vec<f64> {
         let mut out = Vec::new();
         for e in self.elements(f) {
-            match self.as_str(e).and_then(|s| s.parse::<f64>().ok()) {
+            let v = lexical::plain_f64(e)
+                .or_else(|| self.as_str(e).and_then(|s| s.parse::<f64>().ok()));
+            match v {
                 Some(v) => out.push(v),
                 None => self.flag(f, Ty::Real, e),
             }
