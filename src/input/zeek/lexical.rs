@@ -93,6 +93,29 @@ mod tests {
         );
         assert_eq!(plain_u64(b"+5"), None);
         assert_eq!(plain_u64(b"18446744073709551615"), None);
+        // Every length, and a byte next to the digits (`/` and `:` border them, 0xb0 and 0x39
+        // + 0x80 share their low bits) at every place of an eight-byte word.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for len in 1..=19usize {
+            for _ in 0..200 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let s = format!("{:019}", x % 10_000_000_000_000_000_000);
+                let s = s.get(19 - len..).unwrap_or_default();
+                assert_eq!(plain_u64(s.as_bytes()), s.parse::<u64>().ok(), "{s:?}");
+                for bad in [b'/', b':', b' ', 0xb0, 0xb9, 0x00, b'a'] {
+                    let mut b = s.as_bytes().to_vec();
+                    if let Some(c) = b.get_mut((x % len as u64) as usize) {
+                        *c = bad;
+                    }
+                    assert_eq!(plain_u64(&b), None, "{b:?}");
+                    let mut t = b.clone();
+                    t.insert(len / 2, b'.');
+                    assert_eq!(plain_f64(&t), None, "{t:?}");
+                }
+            }
+        }
     }
 
     #[test]
