@@ -969,6 +969,56 @@ mod tests {
     use super::*;
     use crate::model::Pos;
 
+    /// A conn record to 10.0.0.1:443 at `ts`.
+    fn conn_at(ts: f64) -> Record<'static> {
+        Record::Conn(Conn {
+            ts: Some(ts),
+            id: Endpoints {
+                resp_h: "10.0.0.1".parse().ok(),
+                resp_p: Some(443),
+                ..Endpoints::default()
+            },
+            proto: Some("tcp".into()),
+            ..Conn::default()
+        })
+    }
+
+    #[test]
+    fn timeline_counts_every_connection_per_minute_read_alone_or_in_parts() {
+        // Minutes 0, 60 and 120, with minute 0 coming back after 60 (out of order), the last
+        // row alone in its minute, and a row without a time.
+        let times = [1.0, 2.0, 59.9, 60.0, 61.0, 3.0, 4.0, 90.0, 125.0];
+        let want: BTreeMap<i64, u64> = [(0, 5), (60, 3), (120, 1)].into_iter().collect();
+        let source: std::sync::Arc<str> = std::sync::Arc::from("conn.log");
+
+        let mut b = FactsBuilder::new();
+        for (i, &t) in times.iter().enumerate() {
+            b.record(conn_at(t), &Location::line(&source, i as u64 + 1));
+        }
+        b.record(
+            Record::Conn(Conn {
+                ts: None,
+                ..Conn::default()
+            }),
+            &Location::line(&source, 99),
+        );
+        assert_eq!(b.finish().timeline, want);
+
+        // The same rows split over two partials, each ending inside a minute, merged.
+        let b = FactsBuilder::new();
+        let mut parts = Vec::new();
+        for half in times.chunks(4) {
+            let mut p = b.partial();
+            for (i, &t) in half.iter().enumerate() {
+                p.record(conn_at(t), &Location::line(&source, i as u64 + 1));
+            }
+            parts.push(p.finish());
+        }
+        let mut b = b;
+        b.merge(parts);
+        assert_eq!(b.finish().timeline, want);
+    }
+
     #[test]
     fn destinations_past_the_cap_are_counted_once_reported() {
         let mut b = FactsBuilder::with_max_destinations(2);

@@ -238,18 +238,23 @@ fn schema_of(names: &[&[u8]]) -> (Schema, Vec<String>) {
     )
 }
 
+/// The first `b` in `s`. Fields and set elements are short, and for them a plain scan costs less
+/// than starting a vector search.
+fn find_byte(b: u8, s: &[u8]) -> Option<usize> {
+    if s.len() <= 64 {
+        s.iter().position(|&c| c == b)
+    } else {
+        memchr::memchr(b, s)
+    }
+}
+
 /// Splits `s` on `sep` (one or more bytes); an empty `s` is one empty field.
 pub(crate) fn split<'a>(s: &'a [u8], sep: &[u8]) -> impl Iterator<Item = &'a [u8]> {
     let mut rest = Some(s);
     std::iter::from_fn(move || {
         let r = rest?;
         let found = if let [b] = sep {
-            // Set elements are short: a plain scan costs less than starting a vector search.
-            if r.len() <= 64 {
-                r.iter().position(|c| c == b)
-            } else {
-                memchr::memchr(*b, r)
-            }
+            find_byte(*b, r)
         } else {
             memmem::find(r, sep)
         };
@@ -324,13 +329,7 @@ fn hex(b: u8) -> Option<u8> {
 
 /// Undoes Zeek's escaping: `\xHH` is the byte, `\\` a backslash; anything else stays.
 pub(crate) fn unescape(s: &[u8]) -> Cow<'_, [u8]> {
-    // Most fields are short: core's word-wise search is done before a vector search starts.
-    let plain = if s.len() <= 32 {
-        !s.contains(&b'\\')
-    } else {
-        memchr::memchr(b'\\', s).is_none()
-    };
-    if plain {
+    if find_byte(b'\\', s).is_none() {
         return Cow::Borrowed(s);
     }
     let mut out = Vec::with_capacity(s.len());
@@ -476,11 +475,6 @@ impl<'a, 's> TsvRow<'a, 's> {
     }
 
     fn decode(&mut self, raw: &'a [u8]) -> Cow<'a, str> {
-        if self.plain
-            && let Some(s) = self.as_str(raw)
-        {
-            return Cow::Borrowed(s);
-        }
         let s = match self.as_str(raw) {
             Some(s) => s,
             None => {
@@ -488,6 +482,9 @@ impl<'a, 's> TsvRow<'a, 's> {
                 return Cow::Owned(String::from_utf8_lossy(&unescape(raw)).into_owned());
             }
         };
+        if self.plain {
+            return Cow::Borrowed(s);
+        }
         match unescape(raw) {
             Cow::Borrowed(_) => Cow::Borrowed(s),
             Cow::Owned(v) => Cow::Owned(text_of_bytes(v)),
