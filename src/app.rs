@@ -194,7 +194,13 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
             batch
                 .iter()
                 .map(|(f, _)| {
-                    input::zeek::read_file_counted(&f.path, &mut sink, &|n| progress.inc(n))
+                    // A gzip log of these phases is decompressed on a thread of its own.
+                    input::zeek::read_file_with(
+                        &f.path,
+                        &mut sink,
+                        &|n| progress.inc(n),
+                        cfg.parallel.threads > 1,
+                    )
                 })
                 .collect()
         };

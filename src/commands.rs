@@ -122,6 +122,9 @@ impl Sink for DnsOnly<'_> {
             self.collector.add(d);
         }
     }
+    fn columns(&self) -> crate::input::zeek::Columns {
+        crate::input::zeek::Columns::ANALYSIS
+    }
     fn diagnostic(&mut self, diagnostic: Diagnostic) {
         self.problems += 1;
         eprintln!("captriage: warning: {diagnostic}");

@@ -36,6 +36,11 @@ impl Sink for Tee<'_> {
     fn diagnostic(&mut self, diagnostic: Diagnostic) {
         self.builder.diagnostic(diagnostic);
     }
+
+    /// The builder's columns, which hold every one passive DNS reads.
+    fn columns(&self) -> crate::input::zeek::Columns {
+        self.builder.columns()
+    }
 }
 
 /// Adds the names and nameservers of every `--pdns` file (RULES.md §3): A/AAAA records name

@@ -297,6 +297,12 @@ pub trait Sink {
     fn record(&mut self, record: Record<'_>, location: &Location);
     /// One problem; the reader goes on.
     fn diagnostic(&mut self, diagnostic: Diagnostic);
+    /// The columns of conn.log and dns.log rows this sink looks at: a Zeek log reader parses
+    /// only those, and leaves the other fields of the records unset. Every column unless the
+    /// sink says otherwise.
+    fn columns(&self) -> crate::input::zeek::Columns {
+        crate::input::zeek::Columns::ALL
+    }
 }
 
 /// A [`Sink`] one thread of a parallel read fills: it is told which file the records that follow

@@ -18,6 +18,7 @@ use super::joins::{Hits, Wants};
 use super::{
     ConnFact, FastMap, MAX_DESTINATIONS, MAX_DIAGNOSTICS, MAX_TIMELINE, occurrence, time, tuple,
 };
+use crate::input::zeek::Columns;
 use crate::model::{Conn, Diagnostic, Location, Pos, RankedSink, Record, Sink};
 use crate::resolve::Resolver;
 use std::collections::BTreeMap;
@@ -448,6 +449,10 @@ impl Sink for ConnPartial<'_> {
     fn diagnostic(&mut self, diagnostic: Diagnostic) {
         let order = order_of(self.rank, diagnostic.location.pos);
         self.keep_diagnostic(order, diagnostic);
+    }
+
+    fn columns(&self) -> Columns {
+        Columns::ANALYSIS
     }
 }
 

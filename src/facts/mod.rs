@@ -17,6 +17,7 @@ mod joinspill;
 pub use conns::{ConnPartial, PartialFacts, order_of};
 
 use crate::alert::Occurrence;
+use crate::input::zeek::Columns;
 use crate::model::{
     ChainKind, Conn, Diagnostic, Dns, Endpoints, File, Http, Location, Record, Sink, Tls, X509,
 };
@@ -961,6 +962,10 @@ impl Sink for FactsBuilder {
 
     fn diagnostic(&mut self, diagnostic: Diagnostic) {
         FactsBuilder::diagnostic(self, diagnostic);
+    }
+
+    fn columns(&self) -> Columns {
+        Columns::ANALYSIS
     }
 }
 

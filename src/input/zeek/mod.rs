@@ -28,6 +28,7 @@ mod lexical;
 mod parallel;
 pub(crate) mod tsv;
 
+pub use fields::Columns;
 pub use parallel::{DEFAULT_BATCH_BYTES, ParallelOptions, read_files_parallel};
 
 use std::io::BufRead;
@@ -126,6 +127,8 @@ struct Reader<'s> {
     /// here so that no row clones the `Arc`, which threads reading one file would share).
     here: Location,
     sink: &'s mut dyn Sink,
+    /// The columns the sink reads.
+    columns: Columns,
     stats: FileStats,
     /// Kind from the file name, for blocks without `#path`.
     hint_kind: LogKind,
@@ -176,6 +179,7 @@ impl<'s> Reader<'s> {
         Reader {
             here: Location::line(&source, 0),
             source,
+            columns: sink.columns(),
             sink,
             stats: FileStats {
                 kind: state.hint_kind.clone(),
@@ -288,7 +292,7 @@ impl<'s> Reader<'s> {
             return;
         };
         let mut row = tsv::TsvRow::new(line, &self.cols, schema, &self.header.meta);
-        let record = fields::map_row(&self.block_kind, &mut row);
+        let record = fields::map_row(&self.block_kind, &mut row, &self.columns);
         let (bad, bad_utf8) = (row.bad.take(), row.bad_utf8);
         if let Some(record) = record {
             self.here.pos = crate::model::Pos::Line(no);
@@ -351,7 +355,7 @@ impl<'s> Reader<'s> {
             .json_kind
             .clone()
             .unwrap_or(LogKind::Other(String::new()));
-        let record = fields::map_row(&kind, &mut row);
+        let record = fields::map_row(&kind, &mut row, &self.columns);
         let bad = row.bad.take();
         if let Some(record) = record {
             self.here.pos = crate::model::Pos::Line(no);
@@ -414,6 +418,7 @@ fn new_reader<'s>(source: Arc<str>, name_hint: &str, sink: &'s mut dyn Sink) -> 
     Reader {
         here: Location::line(&source, 0),
         source,
+        columns: sink.columns(),
         sink,
         stats: FileStats {
             kind: hint_kind.clone(),
@@ -576,6 +581,117 @@ mod tests {
         assert_eq!(c.id.resp_h, "8.8.8.8".parse().ok());
         assert_eq!(c.id.resp_p, Some(53));
         assert_eq!(c.services.as_slice(), ["dns"]);
+    }
+
+    /// Collects records and diagnostics like [`Collect`], reading only the analysis columns.
+    #[derive(Default)]
+    struct Analysis(Collect);
+
+    impl Sink for Analysis {
+        fn record(&mut self, record: Record<'_>, location: &Location) {
+            self.0.record(record, location);
+        }
+        fn diagnostic(&mut self, d: Diagnostic) {
+            self.0.diagnostic(d);
+        }
+        fn columns(&self) -> Columns {
+            Columns::ANALYSIS
+        }
+    }
+
+    #[test]
+    fn columns_a_sink_does_not_read_are_neither_parsed_nor_reported() {
+        // A conn row with bad values in `duration` and `orig_pkts` (left out of the analysis)
+        // and a DNS row, as TSV and as JSON, with bad `TTLs`, `rcode` and `id.orig_h`.
+        let conn = b"#separator \\x09\n#path\tconn\n\
+#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\t\
+orig_bytes\tresp_bytes\tconn_state\thistory\torig_pkts\n\
+1.5\tC1\t10.0.0.1\t5000\t8.8.8.8\t53\tudp\tdns\tlong\t10\t20\tSF\tDd\tmany\n";
+        let dns_tsv = b"#separator \\x09\n#path\tdns\n\
+#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tquery\tqtype\t\
+qtype_name\trcode\tanswers\tTTLs\n\
+2.5\tC2\tnowhere\t5001\t10.0.0.53\t53\tudp\texample.com\t1\tA\tzero\t1.2.3.4\tlong\n";
+        let dns_json = br#"{"_path":"dns","ts":2.5,"uid":"C2","id.orig_h":"nowhere","id.orig_p":5001,"id.resp_h":"10.0.0.53","id.resp_p":53,"proto":"udp","query":"example.com","qtype":1,"qtype_name":"A","rcode":"zero","answers":["1.2.3.4"],"TTLs":["long"]}"#;
+        for data in [&conn[..], &dns_tsv[..], &dns_json[..]] {
+            let mut all = Collect::default();
+            read_reader(Arc::from("t"), data, "t", &mut all);
+            let mut some = Analysis::default();
+            read_reader(Arc::from("t"), data, "t", &mut some);
+            assert_eq!(all.records.len(), 1, "{:?}", all.diags);
+            assert_eq!(all.diags.len(), 1, "{:?}", all.diags);
+            assert!(all.diags[0].contains("field left unset"), "{:?}", all.diags);
+            assert_eq!(some.0.records.len(), 1);
+            assert_eq!(some.0.diags, Vec::<String>::new());
+        }
+        let read_with = |data: &[u8], columns: Columns| {
+            struct Own(Vec<Record<'static>>, Columns);
+            impl Sink for Own {
+                fn record(&mut self, r: Record<'_>, _: &Location) {
+                    self.0.push(r.into_owned());
+                }
+                fn diagnostic(&mut self, _: Diagnostic) {}
+                fn columns(&self) -> Columns {
+                    self.1
+                }
+            }
+            let mut o = Own(Vec::new(), columns);
+            read_reader(Arc::from("t"), data, "t", &mut o);
+            o.0
+        };
+        // The columns the analysis reads are the same either way; the others are unset.
+        let (full, part) = (
+            read_with(conn, Columns::ALL),
+            read_with(conn, Columns::ANALYSIS),
+        );
+        let (Some(Record::Conn(f)), Some(Record::Conn(p))) = (full.first(), part.first()) else {
+            panic!("no conn records: {full:?} {part:?}");
+        };
+        assert_eq!(f.conn_state.as_deref(), Some("SF"));
+        assert_eq!(f.history.as_deref(), Some("Dd"));
+        assert_eq!(
+            (p.conn_state.as_deref(), p.history.as_deref()),
+            (None, None)
+        );
+        assert_eq!(p.duration, None);
+        let used = |c: &crate::model::Conn<'_>| {
+            format!(
+                "{:?}",
+                (
+                    c.ts,
+                    &c.uid,
+                    &c.id,
+                    &c.proto,
+                    &c.services,
+                    c.orig_bytes,
+                    c.resp_bytes
+                )
+            )
+        };
+        assert_eq!(used(f), used(p));
+        assert_eq!(p.orig_bytes, Some(10));
+        for dns in [&dns_tsv[..], &dns_json[..]] {
+            let (full, part) = (
+                read_with(dns, Columns::ALL),
+                read_with(dns, Columns::ANALYSIS),
+            );
+            let (Some(Record::Dns(f)), Some(Record::Dns(p))) = (full.first(), part.first()) else {
+                panic!("no dns records: {full:?} {part:?}");
+            };
+            assert_eq!(f.id.resp_h, "10.0.0.53".parse().ok());
+            assert_eq!(p.id, crate::model::Endpoints::default());
+            assert_eq!(
+                (p.proto.as_deref(), p.rcode, &p.ttls),
+                (None, None, &vec![])
+            );
+            let used = |d: &crate::model::Dns<'_>| {
+                format!(
+                    "{:?}",
+                    (d.ts, &d.uid, &d.query, d.qtype, &d.qtype_name, &d.answers)
+                )
+            };
+            assert_eq!(used(f), used(p));
+            assert_eq!(p.answers, ["1.2.3.4"]);
+        }
     }
 
     #[test]
