@@ -321,28 +321,24 @@ pub(crate) trait Row<'a> {
     fn port(&mut self, f: F) -> Option<u16>;
 }
 
+/// The value of column `F::$f` of row `$r` by `$r.$get`, or nothing when `$mask` leaves the
+/// column out.
+macro_rules! col {
+    ($r:ident, $mask:ident, $get:ident, $f:ident) => {
+        if $mask.has(F::$f) {
+            $r.$get(F::$f)
+        } else {
+            Default::default()
+        }
+    };
+}
+
 fn endpoints<'a>(r: &mut impl Row<'a>, mask: Mask) -> Endpoints {
     Endpoints {
-        orig_h: if mask.has(F::OrigH) {
-            r.addr(F::OrigH)
-        } else {
-            None
-        },
-        orig_p: if mask.has(F::OrigP) {
-            r.port(F::OrigP)
-        } else {
-            None
-        },
-        resp_h: if mask.has(F::RespH) {
-            r.addr(F::RespH)
-        } else {
-            None
-        },
-        resp_p: if mask.has(F::RespP) {
-            r.port(F::RespP)
-        } else {
-            None
-        },
+        orig_h: col!(r, mask, addr, OrigH),
+        orig_p: col!(r, mask, port, OrigP),
+        resp_h: col!(r, mask, addr, RespH),
+        resp_p: col!(r, mask, port, RespP),
     }
 }
 
@@ -354,53 +350,43 @@ pub(crate) fn map_row<'a>(
     columns: &Columns,
 ) -> Option<Record<'a>> {
     let mask = columns.of(kind);
-    // The value of column `F::$f` by `r.$get`, or nothing when the column is not read.
-    macro_rules! col {
-        ($get:ident, $f:ident) => {
-            if mask.has(F::$f) {
-                r.$get(F::$f)
-            } else {
-                Default::default()
-            }
-        };
-    }
     Some(match kind {
         LogKind::Conn => Record::Conn(Conn {
-            ts: col!(time, Ts),
-            uid: col!(text, Uid),
+            ts: col!(r, mask, time, Ts),
+            uid: col!(r, mask, text, Uid),
             id: endpoints(r, mask),
-            proto: col!(text, Proto),
-            services: col!(texts, Service),
-            duration: col!(real, Duration),
-            orig_bytes: col!(count, OrigBytes),
-            resp_bytes: col!(count, RespBytes),
-            conn_state: col!(text, ConnState),
-            history: col!(text, History),
-            orig_pkts: col!(count, OrigPkts),
-            orig_ip_bytes: col!(count, OrigIpBytes),
-            resp_pkts: col!(count, RespPkts),
-            resp_ip_bytes: col!(count, RespIpBytes),
+            proto: col!(r, mask, text, Proto),
+            services: col!(r, mask, texts, Service),
+            duration: col!(r, mask, real, Duration),
+            orig_bytes: col!(r, mask, count, OrigBytes),
+            resp_bytes: col!(r, mask, count, RespBytes),
+            conn_state: col!(r, mask, text, ConnState),
+            history: col!(r, mask, text, History),
+            orig_pkts: col!(r, mask, count, OrigPkts),
+            orig_ip_bytes: col!(r, mask, count, OrigIpBytes),
+            resp_pkts: col!(r, mask, count, RespPkts),
+            resp_ip_bytes: col!(r, mask, count, RespIpBytes),
         }),
         LogKind::Dns => Record::Dns(Dns {
-            ts: col!(time, Ts),
-            uid: col!(text, Uid),
+            ts: col!(r, mask, time, Ts),
+            uid: col!(r, mask, text, Uid),
             id: endpoints(r, mask),
-            proto: col!(text, Proto),
-            trans_id: col!(count, TransId),
-            rtt: col!(real, Rtt),
-            query: col!(text, Query),
-            qclass: col!(count, Qclass),
-            qtype: col!(count, Qtype),
-            qtype_name: col!(text, QtypeName),
-            rcode: col!(count, Rcode),
-            rcode_name: col!(text, RcodeName),
-            aa: col!(boolean, Aa),
-            tc: col!(boolean, Tc),
-            rd: col!(boolean, Rd),
-            ra: col!(boolean, Ra),
-            answers: col!(texts, Answers),
-            ttls: col!(reals, Ttls),
-            rejected: col!(boolean, Rejected),
+            proto: col!(r, mask, text, Proto),
+            trans_id: col!(r, mask, count, TransId),
+            rtt: col!(r, mask, real, Rtt),
+            query: col!(r, mask, text, Query),
+            qclass: col!(r, mask, count, Qclass),
+            qtype: col!(r, mask, count, Qtype),
+            qtype_name: col!(r, mask, text, QtypeName),
+            rcode: col!(r, mask, count, Rcode),
+            rcode_name: col!(r, mask, text, RcodeName),
+            aa: col!(r, mask, boolean, Aa),
+            tc: col!(r, mask, boolean, Tc),
+            rd: col!(r, mask, boolean, Rd),
+            ra: col!(r, mask, boolean, Ra),
+            answers: col!(r, mask, texts, Answers),
+            ttls: col!(r, mask, reals, Ttls),
+            rejected: col!(r, mask, boolean, Rejected),
         }),
         LogKind::Ssl => {
             let fps: Vec<_> = r.texts(F::CertChainFps);
