@@ -191,16 +191,19 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
                 builder: &mut builder,
                 pdns: pdns_collector.as_mut(),
             };
+            let threads = cfg.parallel.threads > 1;
             batch
                 .iter()
                 .map(|(f, _)| {
-                    // A gzip log of these phases is decompressed on a thread of its own.
-                    input::zeek::read_file_with(
-                        &f.path,
-                        &mut sink,
-                        &|n| progress.inc(n),
-                        cfg.parallel.threads > 1,
-                    )
+                    // With threads, a gzip log of these phases is decompressed on a thread of
+                    // its own, and DNS logs (the bulk of these rows) are parsed on another
+                    // thread while this one builds the names from them.
+                    let on_read = &|n| progress.inc(n);
+                    if threads && phase == LogKind::Dns.phase() {
+                        input::zeek::read_file_pipelined(&f.path, &mut sink, on_read, true)
+                    } else {
+                        input::zeek::read_file_with(&f.path, &mut sink, on_read, threads)
+                    }
                 })
                 .collect()
         };

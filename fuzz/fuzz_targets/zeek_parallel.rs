@@ -7,7 +7,9 @@
 use captriage::input::zeek::{ParallelOptions, read_file, read_files_parallel};
 use captriage::model::{Diagnostic, Location, RankedSink, Record, Sink};
 use libfuzzer_sys::fuzz_target;
-use std::path::PathBuf;
+
+#[path = "temp_log.rs"]
+mod temp_log;
 
 #[derive(Default)]
 struct Collect {
@@ -28,22 +30,11 @@ impl RankedSink for Collect {
     fn begin_file(&mut self, _rank: usize) {}
 }
 
-fn path() -> PathBuf {
-    std::env::temp_dir()
-        .join(format!("captriage-fuzz-{}", std::process::id()))
-        .join("conn.log")
-}
 
 fuzz_target!(|data: &[u8]| {
-    let path = path();
-    if let Some(dir) = path.parent()
-        && std::fs::create_dir_all(dir).is_err()
-    {
+    let Some(path) = temp_log::write("conn.log", data) else {
         return;
-    }
-    if std::fs::write(&path, data).is_err() {
-        return;
-    }
+    };
     let mut seq = Collect::default();
     let Ok(want) = read_file(&path, &mut seq) else {
         return;

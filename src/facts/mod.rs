@@ -451,8 +451,9 @@ impl FactsBuilder {
         };
         let query = d.query.as_deref().and_then(names::normalize_name_cow);
         let addr_query = qtype == "A" || qtype == "AAAA";
-        let mut cnames: Vec<Cow<'_, str>> = Vec::new();
-        let mut addrs: Vec<IpAddr> = Vec::new();
+        // Answers are a few per row: kept inline, so a row allocates nothing for them.
+        let mut cnames: smallvec::SmallVec<[Cow<'_, str>; 4]> = smallvec::SmallVec::new();
+        let mut addrs: smallvec::SmallVec<[IpAddr; 4]> = smallvec::SmallVec::new();
         for a in &d.answers {
             if let Some(ip) = names::parse_addr(a) {
                 addrs.push(ip);

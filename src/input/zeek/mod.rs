@@ -26,10 +26,12 @@ mod fields;
 mod json;
 mod lexical;
 mod parallel;
+mod pipeline;
 pub(crate) mod tsv;
 
 pub use fields::Columns;
 pub use parallel::{DEFAULT_BATCH_BYTES, ParallelOptions, read_files_parallel};
+pub use pipeline::{CHUNK_ITEMS, read_file_chunked, read_file_pipelined};
 
 use std::io::BufRead;
 use std::path::Path;
