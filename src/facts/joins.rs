@@ -614,6 +614,12 @@ impl Joins {
         }
     }
 
+    /// Whether any record waits for connections by 4-tuple (or may, once spilled): otherwise a
+    /// connection's 4-tuple is never looked up.
+    pub fn wants_tuples(&self) -> bool {
+        self.spilled.is_some() || !self.tuples.is_empty()
+    }
+
     /// The uid slot a connection's uid fills, if any record waits for it.
     pub fn uid_slot(&self, uid: &str) -> Option<u32> {
         if self.uids.is_empty() {

@@ -966,7 +966,7 @@ impl Sink for FactsBuilder {
     }
 
     fn columns(&self) -> Columns {
-        Columns::ANALYSIS
+        conns::columns(&self.joins)
     }
 }
 

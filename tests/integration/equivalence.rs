@@ -517,3 +517,44 @@ fn the_analysis_reads_no_column_it_leaves_out() {
     copy_garbled(&d, &garbled, &[("dns", &["answers"])]);
     assert_ne!(report_of(&plain), report_of(&garbled));
 }
+
+#[test]
+fn the_originator_is_read_only_when_records_wait_for_connections_by_4_tuple() {
+    // conn.log's id.orig_h and id.orig_p serve only to join TLS and HTTP records to their
+    // connections by 4-tuple: without such records they are not read, on one thread or several.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let originator: &[(&str, &[&str])] = &[("conn", &["id.orig_h", "id.orig_p"])];
+    let tmp = tempfile::tempdir().unwrap();
+    let (plain, garbled) = (tmp.path().join("plain"), tmp.path().join("garbled"));
+    std::fs::create_dir(&plain).unwrap();
+    std::fs::create_dir(&garbled).unwrap();
+    let d = root.join("samples/zeek/wikipedia");
+    copy_garbled(&d, &plain, &[]);
+    copy_garbled(&d, &garbled, originator);
+    let garbled_rows = std::fs::read_to_string(garbled.join("conn.log"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("?garbled?"))
+        .count();
+    assert!(garbled_rows > 10, "only {garbled_rows} rows were garbled");
+    // With its http.log, records wait by 4-tuple: the garbled addresses are read and reported.
+    assert_ne!(report_of(&plain), report_of(&garbled));
+    // Without it, nothing waits: the report is the same, whatever the thread count.
+    std::fs::remove_file(plain.join("http.log")).unwrap();
+    std::fs::remove_file(garbled.join("http.log")).unwrap();
+    for threads in ["1", "2"] {
+        let report = |dir: &Path| {
+            let shown = dir.display().to_string();
+            let r = analyze(&[&shown, "--threads", threads]);
+            let mut out = Vec::new();
+            captriage::report::json::write(&r, &mut out).unwrap();
+            String::from_utf8(out).unwrap().replace(&shown, "DIR")
+        };
+        let (a, b) = (report(&plain), report(&garbled));
+        assert!(a.contains("\"alerts\""), "{a}");
+        assert_eq!(
+            a, b,
+            "--threads {threads}: the originator's columns were read"
+        );
+    }
+}

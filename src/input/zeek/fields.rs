@@ -193,6 +193,20 @@ impl Columns {
         ]),
     };
 
+    /// These columns without conn.log's `id.orig_h` and `id.orig_p`, which only 4-tuple joins
+    /// read: for a reader whose connections no record waits for by 4-tuple.
+    pub const fn without_originator(self) -> Columns {
+        Columns {
+            conn: Mask(self.conn.0 & Mask::without(&[F::OrigH, F::OrigP]).0),
+            dns: self.dns,
+        }
+    }
+
+    /// Whether dns.log rows are read as `other` reads them.
+    pub fn same_dns(&self, other: &Columns) -> bool {
+        self.dns == other.dns
+    }
+
     /// The columns of rows of `kind`.
     #[inline]
     pub(crate) fn of(&self, kind: &LogKind) -> Mask {

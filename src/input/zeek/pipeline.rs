@@ -154,7 +154,7 @@ impl Sink for Packer {
         // Only the columns of `Columns::ANALYSIS` are packed; a sink reading more gets every
         // record whole (see `read_file_pipelined`).
         match record {
-            Record::Dns(d) if self.columns == Columns::ANALYSIS => {
+            Record::Dns(d) if self.columns.same_dns(&Columns::ANALYSIS) => {
                 self.source(location);
                 let c = &mut self.cur.packed;
                 let first = c.answers.len();
