@@ -196,10 +196,11 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
                 .iter()
                 .map(|(f, _)| {
                     // With threads, a gzip log of these phases is decompressed on a thread of
-                    // its own, and DNS logs (the bulk of these rows) are parsed on another
-                    // thread while this one builds the names from them.
+                    // its own, and DNS and TLS logs (the bulk of these rows) are parsed on
+                    // another thread while this one builds the names and joins from them.
                     let on_read = &|n| progress.inc(n);
-                    if threads && phase == LogKind::Dns.phase() {
+                    let pipelined = [LogKind::Dns.phase(), LogKind::Ssl.phase()];
+                    if threads && pipelined.contains(&phase) {
                         input::zeek::read_file_pipelined(&f.path, &mut sink, on_read, true)
                     } else {
                         input::zeek::read_file_with(&f.path, &mut sink, on_read, threads)

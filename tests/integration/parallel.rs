@@ -1,5 +1,6 @@
-//! Issue 7: reading conn-phase logs on several threads, and DNS logs parsed on a thread of their
-//! own beside the one building names from them, gives exactly the report of reading them on one.
+//! Issue 7: reading conn-phase logs on several threads, and DNS and TLS logs parsed on a thread
+//! of their own beside the one building names and joins from them, gives exactly the report of
+//! reading them on one.
 //! Every fixture directory of Zeek logs under tests/data, and a directory of damaged and
 //! oddly shaped logs built here (several header blocks with different column orders, over-long
 //! lines, wrong field counts, bad UTF-8, header-less lines, JSON, truncated gzip), is analysed

@@ -2,11 +2,13 @@
 //! splits and parses the lines, and the caller's thread feeds the records to its sink in reading
 //! order.
 //!
-//! This is for the logs read before conn.log (dns.log above all), whose records build state that
-//! depends on their order, so they cannot be spread over workers as conn rows are. The reader
-//! thread packs what the sink would get into chunks: a DNS row as the few columns the analysis
-//! reads, copied into one text buffer per chunk (no allocation per row), any other record as an
-//! owned record, and diagnostics, in the order they came. The caller unpacks each chunk into
+//! This is for dns.log and ssl.log, read before conn.log, whose records build state that depends
+//! on their order, so they cannot be spread over workers as conn rows are. The reader thread
+//! packs what the sink would get into chunks: a DNS row as the few columns the analysis reads
+//! and a TLS row whole, their strings copied into one text buffer per chunk (no allocation per
+//! row: memory allocated on one thread and freed on another made a run with owned records more
+//! than twice as slow as one thread), any other record as an owned record, and diagnostics, in
+//! the order they came. The caller unpacks each chunk into
 //! borrowed records for its sink. Memory is bounded by the channel: a few chunks are in flight,
 //! and emptied chunks go back to the reader thread to be filled again.
 
@@ -16,7 +18,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 
 use super::{Columns, FileStats, read_file_with};
-use crate::model::{Diagnostic, Dns, Location, Pos, Record, Sink, Ts};
+use crate::model::{ChainKind, Diagnostic, Dns, Endpoints, Location, Pos, Record, Sink, Tls, Ts};
 
 /// Items per chunk before it is handed over.
 pub const CHUNK_ITEMS: usize = 4096;
@@ -34,12 +36,31 @@ struct DnsRow {
     query: Option<Span>,
     qtype: Option<u64>,
     qtype_name: Option<Span>,
-    /// Range of [`Packed::answers`].
+    /// Range of [`Packed::lists`].
     answers: (usize, usize),
+}
+
+/// Every column of an ssl.log row.
+struct TlsRow {
+    pos: Pos,
+    ts: Option<Ts>,
+    uid: Option<Span>,
+    id: Endpoints,
+    version: Option<Span>,
+    cipher: Option<Span>,
+    server_name: Option<Span>,
+    established: Option<bool>,
+    validation_status: Option<Span>,
+    chain_kind: ChainKind,
+    /// Range of [`Packed::lists`].
+    cert_chain: (usize, usize),
+    subject: Option<Span>,
+    issuer: Option<Span>,
 }
 
 enum Item {
     Dns(DnsRow),
+    Tls(TlsRow),
     Other(Box<(Record<'static>, Location)>),
     Diagnostic(Diagnostic),
 }
@@ -56,16 +77,17 @@ impl Chunk {
     fn clear(&mut self) {
         self.source = None;
         self.packed.text.clear();
-        self.packed.answers.clear();
+        self.packed.lists.clear();
         self.items.clear();
     }
 }
 
-/// The strings of a chunk's DNS rows.
+/// The strings of a chunk's packed rows, and the members of their lists (DNS answers, TLS
+/// certificate chains).
 #[derive(Default)]
 struct Packed {
     text: String,
-    answers: Vec<Span>,
+    lists: Vec<Span>,
 }
 
 impl Packed {
@@ -95,15 +117,45 @@ impl Packed {
             query: self.cow(row.query),
             qtype: row.qtype,
             qtype_name: self.cow(row.qtype_name),
-            answers: self
-                .answers
-                .get(row.answers.0..row.answers.1)
-                .unwrap_or_default()
-                .iter()
-                .map(|&s| Cow::Borrowed(self.str(s)))
-                .collect(),
+            answers: self.list(row.answers),
             ..Dns::default()
         }
+    }
+
+    /// The TLS record `row` stands for, borrowing from these strings.
+    fn tls(&self, row: &TlsRow) -> Tls<'_> {
+        Tls {
+            ts: row.ts,
+            uid: self.cow(row.uid),
+            id: row.id,
+            version: self.cow(row.version),
+            cipher: self.cow(row.cipher),
+            server_name: self.cow(row.server_name),
+            established: row.established,
+            validation_status: self.cow(row.validation_status),
+            chain_kind: row.chain_kind,
+            cert_chain: self.list(row.cert_chain),
+            subject: self.cow(row.subject),
+            issuer: self.cow(row.issuer),
+        }
+    }
+
+    fn push_list(&mut self, items: &[Cow<'_, str>]) -> (usize, usize) {
+        let first = self.lists.len();
+        for item in items {
+            let span = self.push_str(item);
+            self.lists.push(span);
+        }
+        (first, self.lists.len())
+    }
+
+    fn list(&self, range: (usize, usize)) -> Vec<Cow<'_, str>> {
+        self.lists
+            .get(range.0..range.1)
+            .unwrap_or_default()
+            .iter()
+            .map(|&s| Cow::Borrowed(self.str(s)))
+            .collect()
     }
 }
 
@@ -157,11 +209,6 @@ impl Sink for Packer {
             Record::Dns(d) if self.columns.same_dns(&Columns::ANALYSIS) => {
                 self.source(location);
                 let c = &mut self.cur.packed;
-                let first = c.answers.len();
-                for a in &d.answers {
-                    let span = c.push_str(a);
-                    c.answers.push(span);
-                }
                 let row = DnsRow {
                     pos: location.pos,
                     ts: d.ts,
@@ -169,9 +216,29 @@ impl Sink for Packer {
                     query: c.push_opt(&d.query),
                     qtype: d.qtype,
                     qtype_name: c.push_opt(&d.qtype_name),
-                    answers: (first, c.answers.len()),
+                    answers: c.push_list(&d.answers),
                 };
                 self.push(Item::Dns(row));
+            }
+            Record::Tls(t) => {
+                self.source(location);
+                let c = &mut self.cur.packed;
+                let row = TlsRow {
+                    pos: location.pos,
+                    ts: t.ts,
+                    uid: c.push_opt(&t.uid),
+                    id: t.id,
+                    version: c.push_opt(&t.version),
+                    cipher: c.push_opt(&t.cipher),
+                    server_name: c.push_opt(&t.server_name),
+                    established: t.established,
+                    validation_status: c.push_opt(&t.validation_status),
+                    chain_kind: t.chain_kind,
+                    cert_chain: c.push_list(&t.cert_chain),
+                    subject: c.push_opt(&t.subject),
+                    issuer: c.push_opt(&t.issuer),
+                };
+                self.push(Item::Tls(row));
             }
             other => {
                 let item = Item::Other(Box::new((other.into_owned(), location.clone())));
@@ -199,6 +266,12 @@ fn unpack(chunk: &mut Chunk, sink: &mut dyn Sink) {
                 if let Some(here) = here.as_mut() {
                     here.pos = row.pos;
                     sink.record(Record::Dns(packed.dns(&row)), here);
+                }
+            }
+            Item::Tls(row) => {
+                if let Some(here) = here.as_mut() {
+                    here.pos = row.pos;
+                    sink.record(Record::Tls(packed.tls(&row)), here);
                 }
             }
             Item::Other(b) => {
@@ -305,11 +378,13 @@ mod tests {
     #[test]
     fn a_pipelined_read_gives_what_a_direct_read_gives() {
         let files = logs();
-        let dns = files
-            .iter()
-            .filter(|p| p.to_string_lossy().contains("dns"))
-            .count();
-        assert!(dns >= 10, "only {dns} DNS logs found");
+        for kind in ["dns", "ssl"] {
+            let n = files
+                .iter()
+                .filter(|p| p.to_string_lossy().contains(kind))
+                .count();
+            assert!(n >= 10, "only {n} {kind} logs found");
+        }
         for columns in [Columns::ANALYSIS, Columns::ALL] {
             for p in &files {
                 let mut direct = Log(Vec::new(), columns);
