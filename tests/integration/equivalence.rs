@@ -6,7 +6,7 @@
 use super::reference_cases::{pairs, run_case};
 use captriage::report::Report;
 use clap::Parser;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 fn analyze(args: &[&str]) -> Report {
     let mut argv = vec!["captriage", "analyze"];
@@ -461,10 +461,32 @@ fn copy_garbled(dir: &Path, out: &Path, garble: &[(&str, &[&str])]) {
     }
 }
 
+/// Copies of the logs of `dir` in a new temporary directory: `plain` as they are, `garbled` with
+/// the columns `garble` names garbled (see [`copy_garbled`]).
+fn plain_and_garbled(
+    dir: &Path,
+    garble: &[(&str, &[&str])],
+) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (plain, garbled) = (tmp.path().join("plain"), tmp.path().join("garbled"));
+    std::fs::create_dir(&plain).unwrap();
+    std::fs::create_dir(&garbled).unwrap();
+    copy_garbled(dir, &plain, &[]);
+    copy_garbled(dir, &garbled, garble);
+    (tmp, plain, garbled)
+}
+
 /// The JSON report of `dir`, with `dir` itself written as `DIR`.
 fn report_of(dir: &Path) -> String {
+    report_with(dir, &[])
+}
+
+/// [`report_of`] with more command-line arguments.
+fn report_with(dir: &Path, extra: &[&str]) -> String {
     let shown = dir.display().to_string();
-    let r = analyze(&[&shown]);
+    let mut args = vec![shown.as_str()];
+    args.extend_from_slice(extra);
+    let r = analyze(&args);
     let mut out = Vec::new();
     captriage::report::json::write(&r, &mut out).unwrap();
     String::from_utf8(out).unwrap().replace(&shown, "DIR")
@@ -486,12 +508,7 @@ fn the_analysis_reads_no_column_it_leaves_out() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut garbled_rows = 0;
     for d in dirs {
-        let tmp = tempfile::tempdir().unwrap();
-        let (plain, garbled) = (tmp.path().join("plain"), tmp.path().join("garbled"));
-        std::fs::create_dir(&plain).unwrap();
-        std::fs::create_dir(&garbled).unwrap();
-        copy_garbled(&root.join(d), &plain, &[]);
-        copy_garbled(&root.join(d), &garbled, UNREAD);
+        let (_tmp, plain, garbled) = plain_and_garbled(&root.join(d), UNREAD);
         garbled_rows += std::fs::read_to_string(garbled.join("conn.log"))
             .into_iter()
             .chain(std::fs::read_to_string(garbled.join("dns.log")))
@@ -508,13 +525,8 @@ fn the_analysis_reads_no_column_it_leaves_out() {
     assert!(garbled_rows > 100, "only {garbled_rows} rows were garbled");
 
     // The check can fail: garbling a column the analysis reads changes the report.
-    let tmp = tempfile::tempdir().unwrap();
-    let (plain, garbled) = (tmp.path().join("plain"), tmp.path().join("garbled"));
-    std::fs::create_dir(&plain).unwrap();
-    std::fs::create_dir(&garbled).unwrap();
     let d = root.join("samples/zeek/wikipedia");
-    copy_garbled(&d, &plain, &[]);
-    copy_garbled(&d, &garbled, &[("dns", &["answers"])]);
+    let (_tmp, plain, garbled) = plain_and_garbled(&d, &[("dns", &["answers"])]);
     assert_ne!(report_of(&plain), report_of(&garbled));
 }
 
@@ -524,13 +536,8 @@ fn the_originator_is_read_only_when_records_wait_for_connections_by_4_tuple() {
     // connections by 4-tuple: without such records they are not read, on one thread or several.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let originator: &[(&str, &[&str])] = &[("conn", &["id.orig_h", "id.orig_p"])];
-    let tmp = tempfile::tempdir().unwrap();
-    let (plain, garbled) = (tmp.path().join("plain"), tmp.path().join("garbled"));
-    std::fs::create_dir(&plain).unwrap();
-    std::fs::create_dir(&garbled).unwrap();
     let d = root.join("samples/zeek/wikipedia");
-    copy_garbled(&d, &plain, &[]);
-    copy_garbled(&d, &garbled, originator);
+    let (_tmp, plain, garbled) = plain_and_garbled(&d, originator);
     let garbled_rows = std::fs::read_to_string(garbled.join("conn.log"))
         .unwrap()
         .lines()
@@ -543,14 +550,8 @@ fn the_originator_is_read_only_when_records_wait_for_connections_by_4_tuple() {
     std::fs::remove_file(plain.join("http.log")).unwrap();
     std::fs::remove_file(garbled.join("http.log")).unwrap();
     for threads in ["1", "2"] {
-        let report = |dir: &Path| {
-            let shown = dir.display().to_string();
-            let r = analyze(&[&shown, "--threads", threads]);
-            let mut out = Vec::new();
-            captriage::report::json::write(&r, &mut out).unwrap();
-            String::from_utf8(out).unwrap().replace(&shown, "DIR")
-        };
-        let (a, b) = (report(&plain), report(&garbled));
+        let args = ["--threads", threads];
+        let (a, b) = (report_with(&plain, &args), report_with(&garbled, &args));
         assert!(a.contains("\"alerts\""), "{a}");
         assert_eq!(
             a, b,

@@ -203,8 +203,8 @@ impl Packer {
 
 impl Sink for Packer {
     fn record(&mut self, record: Record<'_>, location: &Location) {
-        // Only the columns of `Columns::ANALYSIS` are packed; a sink reading more gets every
-        // record whole (see `read_file_pipelined`).
+        // A DNS row is packed as the columns of `Columns::ANALYSIS` when the sink reads no
+        // more (else it goes as an owned record), a TLS row whole.
         match record {
             Record::Dns(d) if self.columns.same_dns(&Columns::ANALYSIS) => {
                 self.source(location);
