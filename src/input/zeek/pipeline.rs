@@ -8,9 +8,9 @@
 //! and a TLS row whole, their strings copied into one text buffer per chunk (no allocation per
 //! row: memory allocated on one thread and freed on another made a run with owned records more
 //! than twice as slow as one thread), any other record as an owned record, and diagnostics, in
-//! the order they came. The caller unpacks each chunk into
-//! borrowed records for its sink. Memory is bounded by the channel: a few chunks are in flight,
-//! and emptied chunks go back to the reader thread to be filled again.
+//! the order they came. The caller unpacks each chunk into borrowed records for its sink.
+//! Memory is bounded by the channel: a few chunks are in flight, and emptied chunks go back to
+//! the reader thread to be filled again.
 
 use std::borrow::Cow;
 use std::path::Path;
