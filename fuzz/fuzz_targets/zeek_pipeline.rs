@@ -1,7 +1,8 @@
 //! Differential target: the pipelined reader (parsing on a thread of its own, chunks of 1 to 7
 //! items) must give exactly what the direct reader gives on the same file, in the same order:
 //! the same records at the same lines, the same diagnostics and the same counts, both for a sink
-//! reading the analysis columns (whose DNS rows are packed) and for one reading every column.
+//! reading the analysis columns (whose DNS rows are packed) and for one reading every column
+//! (TLS rows, from a `#path ssl` block, are packed for both).
 
 #![no_main]
 
