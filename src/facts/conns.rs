@@ -462,7 +462,6 @@ impl RankedSink for ConnPartial<'_> {
     }
 }
 
-/// The cap on aggregates for a builder setting (0 stands for [`MAX_DESTINATIONS`]).
 /// The columns a reader of connections reads: the analysis columns, without the originator's
 /// address and port when no record waits for connections by 4-tuple as the file is opened. A
 /// record read later in the same file (a TLS block inside a conn log) then joins its
@@ -475,6 +474,7 @@ pub(super) fn columns(joins: Wants<'_>) -> Columns {
     }
 }
 
+/// The cap on aggregates for a builder setting (0 stands for [`MAX_DESTINATIONS`]).
 pub(super) fn cap(max_destinations: usize) -> usize {
     match max_destinations {
         0 => MAX_DESTINATIONS,
