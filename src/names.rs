@@ -189,11 +189,12 @@ pub fn suffixes(n: &str) -> impl Iterator<Item = &str> {
 
 /// One label as RULES.md §6 allows: 1-63 lower-case letters, digits, `-` or `_`.
 pub fn valid_label(label: &str) -> bool {
-    !label.is_empty()
-        && label.len() <= 63
-        && label
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    !label.is_empty() && label.len() <= 63 && label.bytes().all(label_byte)
+}
+
+/// A byte a label may hold: a lower-case letter, a digit, `-` or `_`.
+fn label_byte(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
 }
 
 /// A valid domain indicator value (RULES.md §6): two labels or more, each valid, at most 253
@@ -213,7 +214,7 @@ pub fn valid_domain(n: &str) -> bool {
             }
             dots += 1;
             label = 0;
-        } else if b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' {
+        } else if label_byte(b) {
             label += 1;
             if label > 63 {
                 return false;
