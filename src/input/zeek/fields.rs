@@ -202,11 +202,6 @@ impl Columns {
         }
     }
 
-    /// Whether dns.log rows are read as `other` reads them.
-    pub fn same_dns(&self, other: &Columns) -> bool {
-        self.dns == other.dns
-    }
-
     /// The columns of rows of `kind`.
     #[inline]
     pub(crate) fn of(&self, kind: &LogKind) -> Mask {

@@ -18,7 +18,9 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 
 use super::{Columns, FileStats, read_file_with};
-use crate::model::{ChainKind, Diagnostic, Dns, Endpoints, Location, Pos, Record, Sink, Tls, Ts};
+use crate::model::{
+    ChainKind, Diagnostic, Dns, Endpoints, Location, LogKind, Pos, Record, Sink, Tls, Ts,
+};
 
 /// Items per chunk before it is handed over.
 pub const CHUNK_ITEMS: usize = 4096;
@@ -164,6 +166,8 @@ struct Packer {
     tx: SyncSender<Chunk>,
     spare: Receiver<Chunk>,
     columns: Columns,
+    /// Whether the sink reads exactly the DNS columns a [`DnsRow`] keeps.
+    pack_dns: bool,
     cur: Chunk,
     items: usize,
 }
@@ -180,17 +184,16 @@ impl Packer {
         let _ = self.tx.send(full);
     }
 
-    /// Makes the chunk being filled one of `location`'s file.
+    /// Makes the chunk being filled one of `location`'s file (packed rows keep only their line;
+    /// owned records and diagnostics carry their own location, so a chunk holding only those
+    /// takes any file).
     fn source(&mut self, location: &Location) {
-        let same = self
-            .cur
-            .source
-            .as_ref()
-            .is_some_and(|s| Arc::ptr_eq(s, &location.source));
-        if !same {
-            self.flush();
-            self.cur.source = Some(Arc::clone(&location.source));
+        match &self.cur.source {
+            Some(s) if Arc::ptr_eq(s, &location.source) => return,
+            Some(_) => self.flush(),
+            None => {}
         }
+        self.cur.source = Some(Arc::clone(&location.source));
     }
 
     fn push(&mut self, item: Item) {
@@ -206,7 +209,7 @@ impl Sink for Packer {
         // A DNS row is packed as the columns of `Columns::ANALYSIS` when the sink reads no
         // more (else it goes as an owned record), a TLS row whole.
         match record {
-            Record::Dns(d) if self.columns.same_dns(&Columns::ANALYSIS) => {
+            Record::Dns(d) if self.pack_dns => {
                 self.source(location);
                 let c = &mut self.cur.packed;
                 let row = DnsRow {
@@ -254,6 +257,11 @@ impl Sink for Packer {
     fn columns(&self) -> Columns {
         self.columns
     }
+}
+
+/// Whether DNS rows read with `columns` fit a [`DnsRow`].
+fn dns_packed(columns: &Columns) -> bool {
+    columns.of(&LogKind::Dns) == Columns::ANALYSIS.of(&LogKind::Dns)
 }
 
 /// Feeds the items of `chunk` to `sink`, in order, leaving the chunk empty.
@@ -313,6 +321,7 @@ pub fn read_file_chunked(
                 tx,
                 spare: spare_rx,
                 columns,
+                pack_dns: dns_packed(&columns),
                 cur: Chunk::default(),
                 items: items.max(1),
             };
@@ -397,6 +406,65 @@ mod tests {
                     assert_eq!(direct.0, piped.0, "{}", p.display());
                 }
             }
+        }
+    }
+
+    #[test]
+    fn analysis_dns_rows_and_tls_rows_are_packed_in_chunks_of_the_size_asked() {
+        let source: Arc<str> = Arc::from("dns.log");
+        let here = Location::line(&source, 1);
+        let cases = [
+            (Columns::ANALYSIS, true),
+            (Columns::ANALYSIS.without_originator(), true),
+            (Columns::ALL, false),
+        ];
+        for (columns, packs_dns) in cases {
+            let (tx, rx) = sync_channel::<Chunk>(64);
+            let (_spare_tx, spare) = channel::<Chunk>();
+            let mut packer = Packer {
+                tx,
+                spare,
+                columns,
+                pack_dns: dns_packed(&columns),
+                cur: Chunk::default(),
+                items: 3,
+            };
+            for _ in 0..7 {
+                let dns = Dns {
+                    query: Some("a.example".into()),
+                    answers: vec!["192.0.2.1".into()],
+                    ..Dns::default()
+                };
+                packer.record(Record::Dns(dns), &here);
+                packer.record(Record::Tls(Tls::default()), &here);
+            }
+            packer.diagnostic(Diagnostic {
+                location: here.clone(),
+                message: "a problem".into(),
+            });
+            packer.flush();
+            drop(packer);
+            let chunks: Vec<Chunk> = rx.into_iter().collect();
+            let sizes: Vec<usize> = chunks.iter().map(|c| c.items.len()).collect();
+            assert_eq!(chunks.len(), 5, "{sizes:?} {packs_dns}");
+            assert!(chunks.iter().all(|c| c.items.len() <= 3));
+            let count = |f: fn(&Item) -> bool| {
+                chunks
+                    .iter()
+                    .flat_map(|c| &c.items)
+                    .filter(|i| f(i))
+                    .count()
+            };
+            assert_eq!(
+                count(|i| matches!(i, Item::Dns(_))),
+                if packs_dns { 7 } else { 0 }
+            );
+            assert_eq!(
+                count(|i| matches!(i, Item::Other(_))),
+                if packs_dns { 0 } else { 7 }
+            );
+            assert_eq!(count(|i| matches!(i, Item::Tls(_))), 7);
+            assert_eq!(count(|i| matches!(i, Item::Diagnostic(_))), 1);
         }
     }
 
