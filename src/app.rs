@@ -529,6 +529,13 @@ fn limitations(facts: &Facts) -> Vec<String> {
             crate::facts::MAX_DESTINATIONS
         ));
     }
+    if facts.http_requests_without_uri > 0 {
+        out.push(format!(
+            "{} HTTP requests beyond {} distinct requests (server, port, Host, method, URI) were evaluated without their method and URI: their evidence names no request",
+            facts.http_requests_without_uri,
+            crate::facts::MAX_HTTP_REQUESTS
+        ));
+    }
     let blind: u64 = facts
         .tls
         .iter()

@@ -34,6 +34,11 @@ pub const MAX_DIAGNOSTICS: usize = 10_000;
 /// further new destinations are counted in [`Facts::dropped_connections`] only.
 pub const MAX_DESTINATIONS: usize = 2_000_000;
 
+/// Most distinct HTTP requests (server, port, Host, method and URI) kept whole. URIs differ
+/// from request to request, so past this many a new request is kept by its server, port and
+/// Host only (its evidence names no request), and memory stays in proportion to destinations.
+pub const MAX_HTTP_REQUESTS: usize = 1 << 14;
+
 /// One aggregate of connections to a destination within one name epoch.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConnFact {
@@ -170,6 +175,8 @@ pub struct Facts {
     pub timeline: BTreeMap<i64, u64>,
     /// Connections to new destinations past the cap on destinations tracked (not aggregated).
     pub dropped_connections: u64,
+    /// HTTP requests past [`MAX_HTTP_REQUESTS`] distinct ones, kept without their method and URI.
+    pub http_requests_without_uri: u64,
 }
 
 /// Sets the budget of TLS, HTTP and certificate-file records kept in memory for the joins by
@@ -229,30 +236,51 @@ struct CertShape {
 }
 
 /// The distinct shapes of records of one kind (the records themselves wait in
-/// [`joins::Joins`]).
+/// [`joins::Joins`]). Each shape is stored once: the table holds indexes into `shapes`.
 #[derive(Debug)]
 struct Joining<S> {
     shapes: Vec<S>,
-    ids: FastMap<S, u32>,
+    ids: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
 }
 
 impl<S> Default for Joining<S> {
     fn default() -> Self {
         Joining {
             shapes: Vec::new(),
-            ids: FastMap::default(),
+            ids: hashbrown::HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
         }
     }
 }
 
-impl<S: std::hash::Hash + Eq + Clone> Joining<S> {
+impl<S: std::hash::Hash + Eq> Joining<S> {
+    fn hash(&self, s: &S) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.hasher, s)
+    }
+
+    /// The id of shape `s`, if it was seen.
+    fn find(&self, s: &S) -> Option<u32> {
+        let shapes = &self.shapes;
+        let same = |&i: &u32| shapes.get(i as usize) == Some(s);
+        self.ids.find(self.hash(s), same).copied()
+    }
+
+    /// The id of shape `s`, made if it is new.
     fn shape(&mut self, s: S) -> u32 {
-        if let Some(&id) = self.ids.get(&s) {
+        if let Some(id) = self.find(&s) {
             return id;
         }
         let id = u32::try_from(self.shapes.len()).unwrap_or(u32::MAX);
-        self.shapes.push(s.clone());
-        self.ids.insert(s, id);
+        let hash = self.hash(&s);
+        let (shapes, hasher) = (&self.shapes, &self.hasher);
+        let rehash = |&i: &u32| {
+            shapes
+                .get(i as usize)
+                .map_or(0, |s| std::hash::BuildHasher::hash_one(hasher, s))
+        };
+        self.ids.insert_unique(hash, id, rehash);
+        self.shapes.push(s);
         id
     }
 }
@@ -287,6 +315,11 @@ pub struct FactsBuilder {
     joins: joins::Joins,
     /// Cap on `conns.len()`; 0 stands for [`MAX_DESTINATIONS`].
     max_destinations: usize,
+    /// Cap on distinct HTTP request shapes kept with their method and URI; 0 stands for
+    /// [`MAX_HTTP_REQUESTS`].
+    max_http_requests: usize,
+    /// Where the first HTTP request past that cap was read.
+    first_uri_dropped: Option<Location>,
 }
 
 fn owned(c: &Option<std::borrow::Cow<'_, str>>) -> Option<String> {
@@ -644,13 +677,25 @@ impl FactsBuilder {
 
     fn http(&mut self, h: &Http<'_>, location: &Location) {
         self.seen_ts(h.ts);
-        let shape = self.http.shape(HttpShape {
+        let mut request = HttpShape {
             server: h.id.resp_h,
             port: h.id.resp_p,
             host: h.host.as_deref().and_then(normalize_host),
             method: owned(&h.method),
             uri: owned(&h.uri),
-        });
+        };
+        if self.http.shapes.len() >= self.http_cap()
+            && self.http.find(&request).is_none()
+            && (request.method.is_some() || request.uri.is_some())
+        {
+            request.method = None;
+            request.uri = None;
+            self.facts.http_requests_without_uri += 1;
+            if self.first_uri_dropped.is_none() {
+                self.first_uri_dropped = Some(location.clone());
+            }
+        }
+        let shape = self.http.shape(request);
         self.joined(
             joins::Kind::Http,
             shape,
@@ -687,6 +732,20 @@ impl FactsBuilder {
     #[doc(hidden)]
     pub fn set_join_budget(&mut self, n: usize) {
         self.joins.set_budget(n);
+    }
+
+    fn http_cap(&self) -> usize {
+        match self.max_http_requests {
+            0 => MAX_HTTP_REQUESTS,
+            n => n,
+        }
+    }
+
+    /// Sets how many distinct HTTP requests are kept with their method and URI (see
+    /// [`MAX_HTTP_REQUESTS`]), for tests.
+    #[doc(hidden)]
+    pub fn set_max_http_requests(&mut self, n: usize) {
+        self.max_http_requests = n.max(1);
     }
 
     /// Sets the directory of the joins' temporary files (default: the system's).
@@ -845,6 +904,16 @@ impl FactsBuilder {
             self.diagnostic(d);
         }
         self.facts.dropped_connections = self.agg.dropped;
+        if let Some(location) = self.first_uri_dropped.take() {
+            let cap = self.http_cap();
+            self.diagnostic(Diagnostic {
+                location,
+                message: format!(
+                    "more than {cap} distinct HTTP requests: further new requests are kept \
+                     without their method and URI"
+                ),
+            });
+        }
         self.facts.timeline = self.agg.timeline();
         self.seen_ts(self.agg.capture_start);
         let ([tls_groups, http_groups, cert_groups], problems) = std::mem::take(&mut self.joins)
@@ -1055,6 +1124,73 @@ mod tests {
             vec![
                 "conn.log:3: more than 2 distinct destinations: further new destinations are \
                  counted but not tracked"
+            ]
+        );
+    }
+
+    #[test]
+    fn http_requests_past_the_cap_are_kept_without_their_method_and_uri() {
+        let mut b = FactsBuilder::new();
+        b.set_max_http_requests(2);
+        let source: std::sync::Arc<str> = std::sync::Arc::from("http.log");
+        let server: IpAddr = "192.0.2.80".parse().unwrap();
+        // Two requests fill the cap; a repeat of the first still finds its shape; the next
+        // two new ones (one to another host) lose their method and URI; a request without
+        // either is no loss.
+        let requests = [
+            ("a.example", Some("/1")),
+            ("a.example", Some("/2")),
+            ("a.example", Some("/1")),
+            ("a.example", Some("/3")),
+            ("b.example", Some("/4")),
+            ("b.example", None),
+        ];
+        for (i, (host, uri)) in requests.iter().enumerate() {
+            let http = Http {
+                ts: Some(i as f64),
+                id: Endpoints {
+                    resp_h: Some(server),
+                    resp_p: Some(80),
+                    ..Endpoints::default()
+                },
+                method: uri.map(|_| "GET".into()),
+                host: Some((*host).into()),
+                uri: uri.map(Into::into),
+                ..Http::default()
+            };
+            b.record(Record::Http(http), &Location::line(&source, i as u64 + 1));
+        }
+        let facts = b.finish();
+        assert_eq!(facts.http_requests_without_uri, 2);
+        let mut got: Vec<(String, Option<String>, u64)> = facts
+            .http
+            .iter()
+            .map(|h| {
+                let host = match &h.host {
+                    Some(HostValue::Name(n)) => n.clone(),
+                    other => format!("{other:?}"),
+                };
+                (host, h.uri.clone(), h.count)
+            })
+            .collect();
+        got.sort();
+        let want = [
+            ("a.example", None, 1),
+            ("a.example", Some("/1"), 2),
+            ("a.example", Some("/2"), 1),
+            ("b.example", None, 2),
+        ];
+        let want: Vec<(String, Option<String>, u64)> = want
+            .iter()
+            .map(|(h, u, n)| (h.to_string(), u.map(str::to_string), *n))
+            .collect();
+        assert_eq!(got, want);
+        let msgs: Vec<String> = facts.diagnostics.iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "http.log:4: more than 2 distinct HTTP requests: further new requests are kept \
+                 without their method and URI"
             ]
         );
     }

@@ -426,6 +426,74 @@ fn gzip_bomb_stops_at_the_cap_and_keeps_earlier_rows() {
     assert!(!r.alerts.is_empty());
 }
 
+/// The IOC-08 alert on panel.spyhttp.com and the requests its evidence names.
+fn spyhttp_requests(r: &Report) -> Vec<String> {
+    let a = r
+        .alerts
+        .iter()
+        .find(|a| a.id == "IOC-08" && a.host == "panel.spyhttp.com")
+        .expect("IOC-08 on panel.spyhttp.com");
+    a.evidence
+        .details
+        .iter()
+        .filter(|d| d.starts_with("request: "))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn distinct_http_requests_past_the_cap_keep_their_alerts_without_uris() {
+    let cap = captriage::facts::MAX_HTTP_REQUESTS;
+    let http = fixture("http.log");
+    let (head, body): (Vec<&[u8]>, Vec<&[u8]>) =
+        lines(&http).into_iter().partition(|l| l.starts_with(b"#"));
+    let (fields, close) = head.split_at(head.len() - 1);
+    // `cap` requests to the fixture's benign host, each with a URI of its own, fill the cap;
+    // the fixture's requests come after them.
+    let mut log: Vec<u8> = fields.concat();
+    for i in 0..cap {
+        log.extend_from_slice(
+            format!(
+                "1704103200.{i:06}\tCF{i:015}\t192.168.100.10\t40000\t192.0.2.40\t80\t1\tGET\t\
+                 plain.example.org\t/item?id={i}\t-\t1.1\tcurl\t-\t0\t10\t200\tOK\t-\t-\t(empty)\t\
+                 -\t-\t-\t-\t-\t-\t-\t-\t-\n"
+            )
+            .as_bytes(),
+        );
+    }
+    let first_late = fields.len() + cap + 1;
+    log.extend(body.concat());
+    log.extend(close.concat());
+    let dir = tempfile::tempdir().unwrap();
+    let conn = write(dir.path(), "conn.log", &fixture("conn.log"));
+    let plain = write(dir.path(), "http.log", &http);
+    let base = analyze(&[&conn, &plain]);
+    assert_eq!(spyhttp_requests(&base), ["request: GET /"]);
+    assert!(base.limitations.iter().all(|l| !l.contains("HTTP")));
+
+    let filled = write(dir.path(), "http.log", &log);
+    let r = analyze(&[&conn, &filled]);
+    assert_eq!(alerts(&r), alerts(&base));
+    assert_eq!(spyhttp_requests(&r), Vec::<String>::new());
+    let n = body.len();
+    assert!(
+        r.limitations.contains(&format!(
+            "{n} HTTP requests beyond {cap} distinct requests (server, port, Host, method, URI) \
+             were evaluated without their method and URI: their evidence names no request"
+        )),
+        "{:?}",
+        r.limitations
+    );
+    assert_eq!(
+        diags(&r),
+        [format!(
+            "{}:{first_late}: more than {cap} distinct HTTP requests: further new requests are \
+             kept without their method and URI",
+            filled.display()
+        )]
+    );
+}
+
 #[test]
 fn shell_and_html_metacharacters_in_names_come_out_as_text() {
     // Lower-case (names are compared lower-cased) and free of tabs and newlines (TSV).
