@@ -119,33 +119,29 @@ fn dotted_quad(raw: &[u8]) -> Option<std::net::Ipv4Addr> {
     if raw.len() < 7 || raw.len() > 15 {
         return None;
     }
-    let mut bytes = raw.iter();
     let mut octets = [0u8; 4];
-    for (k, octet) in octets.iter_mut().enumerate() {
-        let first = bytes.next()?.wrapping_sub(b'0');
-        if first > 9 {
-            return None;
-        }
-        let mut v = u32::from(first);
-        let mut digits = 1;
-        loop {
-            match bytes.next() {
-                None if k == 3 => break,
-                Some(b'.') if k < 3 => break,
-                Some(&b) => {
-                    let d = b.wrapping_sub(b'0');
-                    // A fourth digit, a digit after a leading zero, or anything else.
-                    if d > 9 || digits == 3 || v == 0 {
-                        return None;
-                    }
-                    v = v * 10 + u32::from(d);
-                    digits += 1;
-                }
-                None => return None,
+    // The octet being read, its value and its digits so far.
+    let (mut k, mut v, mut digits) = (0usize, 0u32, 0u32);
+    for &b in raw {
+        if b == b'.' {
+            if digits == 0 {
+                return None;
             }
+            *octets.get_mut(k)? = u8::try_from(v).ok()?;
+            (k, v, digits) = (k + 1, 0, 0);
+        } else {
+            let d = b.wrapping_sub(b'0');
+            // Not a digit, a fourth digit, or a digit after a leading zero.
+            if d > 9 || digits == 3 || (digits > 0 && v == 0) {
+                return None;
+            }
+            (v, digits) = (v * 10 + u32::from(d), digits + 1);
         }
-        *octet = u8::try_from(v).ok()?;
     }
+    if k != 3 || digits == 0 {
+        return None;
+    }
+    *octets.get_mut(3)? = u8::try_from(v).ok()?;
     Some(std::net::Ipv4Addr::from(octets))
 }
 
@@ -268,13 +264,43 @@ mod tests {
             cases.push(format!("{a}.{a}.1.{a}"));
             cases.push(format!("0{a}.1.1.1"));
         }
-        for s in &cases {
-            assert_eq!(
-                dotted_quad(s.as_bytes()),
-                s.parse::<std::net::Ipv4Addr>().ok(),
-                "{s:?}"
-            );
+        // Random quads of octets up to 299 (some with a leading zero, some with three or five
+        // parts), half of them with one byte then changed to a digit or a dot.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..100_000 {
+            let parts = [3, 5, 4, 4, 4, 4, 4, 4][(next() % 8) as usize];
+            let mut s: Vec<u8> = Vec::new();
+            for p in 0..parts {
+                if p > 0 {
+                    s.push(b'.');
+                }
+                let r = next();
+                if r % 16 == 0 {
+                    s.push(b'0');
+                }
+                s.extend((r / 16 % 300).to_string().bytes());
+            }
+            let r = next();
+            if r % 2 == 0
+                && let Some(c) = s.get_mut((r / 2) as usize % 16)
+            {
+                *c = b"0123456789.."[(r / 32 % 12) as usize];
+            }
+            cases.push(String::from_utf8(s).unwrap());
         }
+        let mut valid = 0;
+        for s in &cases {
+            let got = dotted_quad(s.as_bytes());
+            assert_eq!(got, s.parse::<std::net::Ipv4Addr>().ok(), "{s:?}");
+            valid += usize::from(got.is_some());
+        }
+        assert!(valid > 20_000, "{valid} valid addresses");
         // parse_addr refuses what has no colon without the standard parser: it must answer as
         // the parser does on the trimmed, zone-less text.
         cases.extend(

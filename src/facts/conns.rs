@@ -76,6 +76,9 @@ pub(super) struct ConnAgg {
     string_ids: FastMap<String, u32>,
     /// Reused buffer for [`ConnAgg::intern_set`].
     scratch: String,
+    /// Ids of the protocol and service texts of recent rows, as they were written.
+    protos: Recent,
+    services: Recent,
     conns: FastMap<ConnKey, Entry>,
     timeline: FastMap<i64, u64>,
     /// The minute of the latest connections and how many there were, not yet in `timeline`:
@@ -87,6 +90,42 @@ pub(super) struct ConnAgg {
     first_drop: Option<(u64, Location)>,
     /// Connection times of the uids and 4-tuples that records wait for.
     hits: Hits,
+}
+
+/// How many texts [`Recent`] remembers.
+const RECENT: usize = 4;
+
+/// The last few distinct texts (a protocol, or the members of a service set) interned from rows,
+/// as written, with their ids: a log has few of them, mostly repeated row after row, so most
+/// rows find theirs here without lower-casing, trimming or hashing.
+#[derive(Debug, Default)]
+struct Recent {
+    entries: Vec<(Vec<String>, u32)>,
+    /// The entry the next new text replaces once all are taken.
+    next: usize,
+}
+
+impl Recent {
+    fn find<S: AsRef<str>>(&self, items: &[S]) -> Option<u32> {
+        self.entries.iter().find_map(|(texts, id)| {
+            (texts.len() == items.len()
+                && texts
+                    .iter()
+                    .zip(items)
+                    .all(|(t, i)| t.as_str() == i.as_ref()))
+            .then_some(*id)
+        })
+    }
+
+    fn remember<S: AsRef<str>>(&mut self, items: &[S], id: u32) {
+        let texts = items.iter().map(|i| i.as_ref().to_string()).collect();
+        if self.entries.len() < RECENT {
+            self.entries.push((texts, id));
+        } else if let Some(e) = self.entries.get_mut(self.next) {
+            *e = (texts, id);
+            self.next = (self.next + 1) % RECENT;
+        }
+    }
 }
 
 /// A string of at most eight bytes as one word and its length, so that interning the few
@@ -203,11 +242,26 @@ impl ConnAgg {
                 message: "connection without a responder address (id.resp_h): skipped".into(),
             });
         };
-        let proto = self.intern_lower(c.proto.as_deref().unwrap_or(""));
-        let services = match c.services.len() {
-            0 => self.intern(""),
-            1 => self.intern_lower(c.services.first().map(|s| s.trim()).unwrap_or("")),
-            _ => self.intern_set(&c.services),
+        let proto_text = c.proto.as_deref().unwrap_or("");
+        let proto = match self.protos.find(&[proto_text]) {
+            Some(id) => id,
+            None => {
+                let id = self.intern_lower(proto_text);
+                self.protos.remember(&[proto_text], id);
+                id
+            }
+        };
+        let services = match self.services.find(&c.services) {
+            Some(id) => id,
+            None => {
+                let id = match c.services.len() {
+                    0 => self.intern(""),
+                    1 => self.intern_lower(c.services.first().map(|s| s.trim()).unwrap_or("")),
+                    _ => self.intern_set(&c.services),
+                };
+                self.services.remember(&c.services, id);
+                id
+            }
         };
         if let Some(ts) = c.ts.filter(|t| t.is_finite()) {
             let bucket = (ts / 60.0).floor() as i64 * 60;

@@ -1059,6 +1059,59 @@ mod tests {
     }
 
     #[test]
+    fn protocols_and_services_written_in_any_form_aggregate_as_their_normal_form() {
+        // More distinct texts than the builder remembers, coming back after others pushed them
+        // out: each row must land in the aggregate of its lower-cased, trimmed, sorted form.
+        let rows: [(&str, &[&str]); 12] = [
+            ("tcp", &["ssl"]),
+            ("TCP", &["SSL"]),
+            ("udp", &["dns"]),
+            ("Udp", &[" dns "]),
+            ("tcp", &["quic", "ssl"]),
+            ("tcp", &["ssl", "quic"]),
+            ("tcp", &["SSL", "quic", "ssl"]),
+            ("icmp", &[]),
+            ("tcp", &["http"]),
+            ("tcp", &["ssl"]),
+            ("udp", &["dns"]),
+            ("TCP", &["SSL"]),
+        ];
+        let source: std::sync::Arc<str> = std::sync::Arc::from("conn.log");
+        let mut b = FactsBuilder::new();
+        for (i, (proto, services)) in rows.iter().enumerate() {
+            let conn = Conn {
+                ts: Some(i as f64),
+                id: Endpoints {
+                    resp_h: "10.0.0.1".parse().ok(),
+                    resp_p: Some(443),
+                    ..Endpoints::default()
+                },
+                proto: Some((*proto).into()),
+                services: services.iter().map(|s| Cow::Borrowed(*s)).collect(),
+                ..Conn::default()
+            };
+            b.record(Record::Conn(conn), &Location::line(&source, i as u64 + 1));
+        }
+        let got: BTreeMap<(String, String), u64> = b
+            .finish()
+            .conns
+            .iter()
+            .map(|c| ((c.proto.clone(), c.services.join(",")), c.count))
+            .collect();
+        let want: BTreeMap<(String, String), u64> = [
+            (("icmp", ""), 1),
+            (("tcp", "http"), 1),
+            (("tcp", "quic,ssl"), 3),
+            (("tcp", "ssl"), 4),
+            (("udp", "dns"), 3),
+        ]
+        .into_iter()
+        .map(|((p, s), n)| ((p.to_string(), s.to_string()), n))
+        .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
     fn timeline_counts_every_connection_per_minute_read_alone_or_in_parts() {
         // Minutes 0, 60 and 120, with minute 0 coming back after 60 (out of order), the last
         // row alone in its minute, and a row without a time.

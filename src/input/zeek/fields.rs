@@ -138,7 +138,13 @@ impl Mask {
     /// Whether `f` is in the set.
     #[inline]
     pub(crate) fn has(self, f: F) -> bool {
-        self.0 >> (f as usize) & 1 == 1
+        self.has_index(f as usize)
+    }
+
+    /// Whether the column of index `i` in [`F`] is in the set.
+    #[inline]
+    pub(crate) fn has_index(self, i: usize) -> bool {
+        i < N && self.0 >> i & 1 == 1
     }
 }
 

@@ -143,6 +143,9 @@ struct Reader<'s> {
     header: tsv::Header,
     block_kind: LogKind,
     cols: Vec<(usize, usize)>,
+    /// How many leading fields of a row hold the columns read, for the schema and kind of the
+    /// current block (worked out at its first row).
+    fields_read: Option<usize>,
     headerless_reported: bool,
     /// Line at which the format was fixed.
     format_line: u64,
@@ -197,6 +200,7 @@ impl<'s> Reader<'s> {
             header,
             block_kind: state.block_kind.clone(),
             cols,
+            fields_read: None,
             headerless_reported: false,
             format_line: 0,
             dispatch: None,
@@ -233,6 +237,7 @@ impl<'s> Reader<'s> {
         }
         if self.header.is_meta(line) {
             self.headerless_reported = false;
+            self.fields_read = None;
             match self.header.meta_line(line) {
                 tsv::MetaEvent::Comment => {}
                 tsv::MetaEvent::Separator => self.block_kind = self.hint_kind.clone(),
@@ -262,6 +267,7 @@ impl<'s> Reader<'s> {
             self.json_row(no, line);
         } else if self.header.names_line(line) {
             self.block_kind = self.hint_kind.clone();
+            self.fields_read = None;
         } else if !self.headerless_reported {
             self.headerless_reported = true;
             self.diag(
@@ -275,16 +281,16 @@ impl<'s> Reader<'s> {
     }
 
     fn tsv_row(&mut self, no: u64, line: &[u8]) {
-        let Some(ncols) = self.header.schema.as_ref().map(|s| s.ncols) else {
+        let Some(schema) = self.header.schema.as_ref() else {
             return;
         };
-        tsv::split_ranges(line, &self.header.meta.sep, &mut self.cols);
-        if self.cols.len() != ncols {
-            let msg = format!(
-                "expected {} fields, found {}; line skipped",
-                ncols,
-                self.cols.len()
-            );
+        let ncols = schema.ncols;
+        let want = *self
+            .fields_read
+            .get_or_insert_with(|| schema.fields_for(self.columns.of(&self.block_kind)));
+        let found = tsv::split_ranges(line, &self.header.meta.sep, want, &mut self.cols);
+        if found != ncols {
+            let msg = format!("expected {ncols} fields, found {found}; line skipped");
             self.diag(no, msg);
             return;
         }
@@ -436,6 +442,7 @@ fn new_reader<'s>(source: Arc<str>, name_hint: &str, sink: &'s mut dyn Sink) -> 
         json_kind: None,
         header: tsv::Header::default(),
         cols: Vec::new(),
+        fields_read: None,
         headerless_reported: false,
         format_line: 0,
         dispatch: None,

@@ -23,7 +23,7 @@ use std::net::IpAddr;
 
 use memchr::memmem;
 
-use super::fields::{self, BadValue, F, Match, N, Row, Ty};
+use super::fields::{self, BadValue, F, Mask, Match, N, Row, Ty};
 use super::lexical;
 use crate::model::Ts;
 
@@ -59,6 +59,20 @@ impl Default for Meta {
 pub(crate) struct Schema {
     pub ncols: usize,
     pub map: [Option<usize>; N],
+}
+
+impl Schema {
+    /// How many leading fields hold every column of `mask` that the schema has: the fields a
+    /// row must be split into for those columns to be read.
+    pub(crate) fn fields_for(&self, mask: Mask) -> usize {
+        self.map
+            .iter()
+            .enumerate()
+            .filter(|&(f, _)| mask.has_index(f))
+            .filter_map(|(_, c)| c.map(|c| c + 1))
+            .max()
+            .unwrap_or(0)
+    }
 }
 
 /// What a meta line did.
@@ -271,12 +285,19 @@ pub(crate) fn split<'a>(s: &'a [u8], sep: &[u8]) -> impl Iterator<Item = &'a [u8
     })
 }
 
-/// Fills `out` with the byte ranges of the fields of `line` separated by the byte `sep`,
-/// looking at eight bytes at a time: fields are short, so one search per field costs more than
-/// the scan.
-fn split_on_byte(line: &[u8], sep: u8, out: &mut Vec<(usize, usize)>) {
+/// Fills `out` with the byte ranges of the first `want` fields of `line` separated by the byte
+/// `sep` (all of them if there are fewer) and returns how many fields there are, looking at
+/// eight bytes at a time: fields are short, so one search per field costs more than the scan.
+/// Past the fields wanted, separators are only counted (by memchr's vector count).
+fn split_on_byte(line: &[u8], sep: u8, want: usize, out: &mut Vec<(usize, usize)>) -> usize {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const ONES: u64 = 0x0101_0101_0101_0101;
     let pattern = u64::from_le_bytes([sep; 8]);
+    let count_from =
+        |at: usize| memchr::memchr_iter(sep, line.get(at..).unwrap_or_default()).count();
+    if want == 0 {
+        return count_from(0) + 1;
+    }
     let mut start = 0;
     let mut base = 0;
     let mut chunks = line.chunks_exact(8);
@@ -292,6 +313,11 @@ fn split_on_byte(line: &[u8], sep: u8, out: &mut Vec<(usize, usize)>) {
             out.push((start, i));
             start = i + 1;
             zeros &= zeros - 1;
+            if out.len() >= want {
+                // The separators left in this word (a sum of its marked bytes), then the rest.
+                let here = ((zeros >> 7).wrapping_mul(ONES) >> 56) as usize;
+                return out.len() + here + count_from(base + 8) + 1;
+            }
         }
         base += 8;
     }
@@ -299,23 +325,37 @@ fn split_on_byte(line: &[u8], sep: u8, out: &mut Vec<(usize, usize)>) {
         if c == sep {
             out.push((start, base + j));
             start = base + j + 1;
+            if out.len() >= want {
+                return out.len() + count_from(start) + 1;
+            }
         }
     }
     out.push((start, line.len()));
+    out.len()
 }
 
-/// Fills `out` with the byte ranges of the fields of `line`.
-pub(crate) fn split_ranges(line: &[u8], sep: &[u8], out: &mut Vec<(usize, usize)>) {
+/// Fills `out` with the byte ranges of the first `want` fields of `line` (all of them if there
+/// are fewer) and returns how many fields `line` has.
+pub(crate) fn split_ranges(
+    line: &[u8],
+    sep: &[u8],
+    want: usize,
+    out: &mut Vec<(usize, usize)>,
+) -> usize {
     out.clear();
     if let [b] = sep {
-        split_on_byte(line, *b, out);
-        return;
+        return split_on_byte(line, *b, want, out);
     }
     let base = line.as_ptr() as usize;
+    let mut n = 0;
     for field in split(line, sep) {
-        let start = field.as_ptr() as usize - base;
-        out.push((start, start + field.len()));
+        if n < want {
+            let start = field.as_ptr() as usize - base;
+            out.push((start, start + field.len()));
+        }
+        n += 1;
     }
+    n
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -423,17 +463,23 @@ enum Val<'a> {
 }
 
 impl<'a, 's> TsvRow<'a, 's> {
-    /// The row of `line`, whose fields `split_ranges` put in `cols`.
+    /// The row of `line`, whose leading fields `split_ranges` put in `cols` (the columns read
+    /// are among them).
     pub(crate) fn new(
         line: &'a [u8],
         cols: &'s [(usize, usize)],
         schema: &'s Schema,
         meta: &'s Meta,
     ) -> Self {
+        // Only the fields split are read: check the text up to the end of the last one.
+        let head = cols
+            .last()
+            .and_then(|&(_, end)| line.get(..end))
+            .unwrap_or(line);
         TsvRow {
             line,
-            line_str: simdutf8::basic::from_utf8(line).ok(),
-            plain: memchr::memchr(b'\\', line).is_none(),
+            line_str: simdutf8::basic::from_utf8(head).ok(),
+            plain: memchr::memchr(b'\\', head).is_none(),
             cols,
             schema,
             meta,
@@ -652,8 +698,6 @@ mod tests {
                         alphabet[(rng % alphabet.len() as u64) as usize]
                     })
                     .collect();
-                let mut fast = Vec::new();
-                split_ranges(&line, b"\t", &mut fast);
                 let base = line.as_ptr() as usize;
                 let slow: Vec<(usize, usize)> = split(&line, b"\t")
                     .map(|f| {
@@ -661,7 +705,12 @@ mod tests {
                         (s, s + f.len())
                     })
                     .collect();
-                assert_eq!(fast, slow, "{line:?}");
+                let mut fast = Vec::new();
+                for want in [usize::MAX, 0, 1, 2, 5, 9, 17] {
+                    let n = split_ranges(&line, b"\t", want, &mut fast);
+                    assert_eq!(n, slow.len(), "{line:?}");
+                    assert_eq!(fast, slow[..want.min(n)], "{line:?} want {want}");
+                }
             }
         }
     }
@@ -680,6 +729,9 @@ mod tests {
 
     #[test]
     fn split_multi_byte() {
+        let mut out = Vec::new();
+        assert_eq!(split_ranges(b"a||b||||c", b"||", 2, &mut out), 4);
+        assert_eq!(out, [(0, 1), (3, 4)]);
         let v: Vec<&[u8]> = split(b"a||b||||c", b"||").collect();
         assert_eq!(v, vec![&b"a"[..], b"b", b"", b"c"]);
         let v: Vec<&[u8]> = split(b"", b"\t").collect();
