@@ -6,10 +6,14 @@
 //! state grows with distinct (address, name) changes, not with DNS rows. For input in time order
 //! (as Zeek writes it) `pick` is exact; an association that arrives out of order inside another
 //! name's run is kept as its own run and `pick` treats runs as covering their whole span.
+//! An address whose names are asked in turn (a CDN's) has a run per turn, so nothing per
+//! record may cost its runs: the distinct names of an address are kept beside them, and `pick`
+//! looks back from the time asked only as far as a run could still match.
 //! Nothing here knows about rules or files.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
 /// Rank of a name for an address: the query name (0) or a CNAME target in the answers (1).
 pub type Rank = u8;
@@ -22,12 +26,41 @@ struct Run {
     rank: Rank,
 }
 
+/// The capture's associations of one address.
+#[derive(Debug, Default)]
+struct Runs {
+    /// Sorted by `first`.
+    runs: Vec<Run>,
+    /// The distinct names of `runs` (ids, sorted), so that the names of an address cost its
+    /// names, not its runs: an address shared by names asked in turn (a CDN's) has a run per
+    /// turn.
+    names: Vec<u32>,
+    /// Element i: the latest `last` among `runs[..=i]`, which bounds how far back `pick` must
+    /// look. Worked out at the first `pick` after a change.
+    reach: OnceLock<Vec<f64>>,
+}
+
+impl Runs {
+    fn reach(&self) -> &[f64] {
+        self.reach.get_or_init(|| {
+            let mut latest = f64::NEG_INFINITY;
+            self.runs
+                .iter()
+                .map(|r| {
+                    latest = latest.max(r.last);
+                    latest
+                })
+                .collect()
+        })
+    }
+}
+
 /// Address -> names, from the capture's DNS answers and from passive-DNS side files.
 #[derive(Debug, Default)]
 pub struct Resolver {
     names: Vec<String>,
     ids: HashMap<String, u32, foldhash::fast::RandomState>,
-    runs: HashMap<IpAddr, Vec<Run>, foldhash::fast::RandomState>,
+    runs: HashMap<IpAddr, Runs, foldhash::fast::RandomState>,
     /// Side-file names per address, with their source (`pdns:FILE`).
     side: HashMap<IpAddr, BTreeMap<String, BTreeSet<String>>>,
 }
@@ -67,8 +100,13 @@ impl Resolver {
     pub fn add(&mut self, ip: IpAddr, name: &str, rank: Rank, ts: Option<f64>) {
         let ts = ts.unwrap_or(f64::NEG_INFINITY);
         let id = self.intern(name);
-        let runs = self.runs.entry(ip).or_default();
-        if let Some(pos) = runs.iter().rposition(|r| r.name == id && r.rank == rank) {
+        let addr = self.runs.entry(ip).or_default();
+        addr.reach = OnceLock::new();
+        let runs = &mut addr.runs;
+        let known = addr.names.binary_search(&id);
+        if known.is_ok()
+            && let Some(pos) = runs.iter().rposition(|r| r.name == id && r.rank == rank)
+        {
             let (start, end) = match runs.get(pos) {
                 Some(r) => (r.first, r.last),
                 None => (ts, ts),
@@ -88,6 +126,9 @@ impl Resolver {
                 r.last = ts;
                 return;
             }
+        }
+        if let Err(i) = known {
+            addr.names.insert(i, id);
         }
         let run = Run {
             first: ts,
@@ -112,11 +153,9 @@ impl Resolver {
     /// Every name associated with `ip`, with its sources, sorted.
     pub fn names(&self, ip: IpAddr) -> BTreeMap<&str, BTreeSet<&str>> {
         let mut out: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-        if let Some(runs) = self.runs.get(&ip) {
-            for r in runs {
-                out.entry(self.name(r.name))
-                    .or_default()
-                    .insert(CAPTURE_SOURCE);
+        if let Some(addr) = self.runs.get(&ip) {
+            for &id in &addr.names {
+                out.entry(self.name(id)).or_default().insert(CAPTURE_SOURCE);
             }
         }
         if let Some(side) = self.side.get(&ip) {
@@ -135,40 +174,59 @@ impl Resolver {
     }
 
     /// pick(ip, t, S) of RULES.md §3, S given as a predicate on names.
+    ///
+    /// A run counts at min(its last association, t) if it began by t, else at its first
+    /// association. Runs are sorted by their first association, so the runs begun by t are a
+    /// prefix, looked at from its end: once the latest end among the runs left (`Runs::reach`)
+    /// is below the best time found, none of them can match or beat it. The runs begun after t
+    /// count only if none in S began by t, and the first of them in S is the earliest.
     pub fn pick(&self, ip: IpAddr, t: f64, in_s: impl Fn(&str) -> bool) -> Option<&str> {
-        let runs = self.runs.get(&ip).map(Vec::as_slice).unwrap_or(&[]);
-        let mut before: Option<(f64, Rank, &str)> = None;
-        let mut after: Option<(f64, Rank, &str)> = None;
-        for r in runs {
+        let addr = self.runs.get(&ip);
+        let runs = addr.map_or(&[][..], |a| a.runs.as_slice());
+        let reach = addr.map_or(&[][..], Runs::reach);
+        let begun = runs.partition_point(|r| r.first <= t);
+        let mut best: Option<(f64, Rank, &str)> = None;
+        for i in (0..begun).rev() {
+            let (Some(r), Some(&latest)) = (runs.get(i), reach.get(i)) else {
+                break;
+            };
+            if best.is_some_and(|(bt, _, _)| latest < bt) {
+                break;
+            }
             let name = self.name(r.name);
             if !in_s(name) {
                 continue;
             }
-            if r.first <= t {
-                let eff = if r.last < t { r.last } else { t };
-                let better = match before {
-                    None => true,
-                    Some((bt, br, bn)) => {
-                        eff > bt || (eff == bt && (r.rank, name.as_bytes()) < (br, bn.as_bytes()))
-                    }
-                };
-                if better {
-                    before = Some((eff, r.rank, name));
+            let eff = if r.last < t { r.last } else { t };
+            let better = match best {
+                None => true,
+                Some((bt, br, bn)) => {
+                    eff > bt || (eff == bt && (r.rank, name.as_bytes()) < (br, bn.as_bytes()))
                 }
-            } else {
-                let better = match after {
+            };
+            if better {
+                best = Some((eff, r.rank, name));
+            }
+        }
+        if best.is_none() {
+            for r in runs.get(begun..).unwrap_or_default() {
+                let name = self.name(r.name);
+                if best.is_some_and(|(at, _, _)| r.first > at) {
+                    break;
+                }
+                if !in_s(name) {
+                    continue;
+                }
+                let better = match best {
                     None => true,
-                    Some((at, ar, an)) => {
-                        r.first < at
-                            || (r.first == at && (r.rank, name.as_bytes()) < (ar, an.as_bytes()))
-                    }
+                    Some((_, ar, an)) => (r.rank, name.as_bytes()) < (ar, an.as_bytes()),
                 };
                 if better {
-                    after = Some((r.first, r.rank, name));
+                    best = Some((r.first, r.rank, name));
                 }
             }
         }
-        if let Some((_, _, n)) = before.or(after) {
+        if let Some((_, _, n)) = best {
             return Some(n);
         }
         self.side
@@ -196,7 +254,7 @@ impl Resolver {
         let n = self
             .runs
             .get(&ip)
-            .map(|runs| runs.partition_point(|r| r.first <= t))
+            .map(|a| a.runs.partition_point(|r| r.first <= t))
             .unwrap_or(0);
         u32::try_from(n).unwrap_or(u32::MAX)
     }
@@ -240,7 +298,7 @@ mod tests {
             r.add(a, "www.example.org", 0, t);
             r.add(a, "edge.cdn.net", 1, t);
         }
-        assert_eq!(r.runs.get(&a).map(Vec::len), Some(2));
+        assert_eq!(r.runs.get(&a).map(|a| a.runs.len()), Some(2));
         assert_eq!(r.display(a, 500.5), Some("www.example.org"));
         // A change of name in between does split.
         r.add(a, "other.example.org", 0, Some(2000.0));
@@ -257,6 +315,101 @@ mod tests {
         r.add(a, "www.b.org", 0, Some(10.0));
         r.add(a, "www.a.org", 0, Some(10.0));
         assert_eq!(r.display(a, 11.0), Some("www.a.org"));
+    }
+
+    /// pick as RULES.md §3 words it, over every run of the address.
+    fn pick_by_scan(r: &Resolver, ip: IpAddr, t: f64, in_s: impl Fn(&str) -> bool) -> Option<&str> {
+        let runs = r.runs.get(&ip).map_or(&[][..], |a| a.runs.as_slice());
+        let key = |eff: f64, run: &Run| (eff, run.rank, r.name(run.name));
+        let before = runs
+            .iter()
+            .filter(|run| run.first <= t && in_s(r.name(run.name)))
+            .map(|run| key(run.last.min(t), run))
+            .min_by(|a, b| b.0.total_cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2))));
+        let after = runs
+            .iter()
+            .filter(|run| run.first > t && in_s(r.name(run.name)))
+            .map(|run| key(run.first, run))
+            .min_by(|a, b| a.0.total_cmp(&b.0).then((a.1, a.2).cmp(&(b.1, b.2))));
+        before.or(after).map(|(_, _, n)| n)
+    }
+
+    #[test]
+    fn pick_agrees_with_the_rule_over_every_run() {
+        let names = [
+            "a.example",
+            "b.example",
+            "c.example",
+            "d.example",
+            "e.example",
+        ];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let a = ip("104.16.0.1");
+        for round in 0..300 {
+            let mut r = Resolver::new();
+            // Mostly in time order, names asked in turn, some answers out of order, at the
+            // same time as the one before, or without a time.
+            let mut ts = 0.0;
+            for _ in 0..(1 + next(60)) {
+                ts += [0.0, 1.0, 1.0, 2.5][next(4) as usize];
+                let at = match next(10) {
+                    0 => None,
+                    1 => Some(ts - next(20) as f64),
+                    _ => Some(ts),
+                };
+                let name = names[next(names.len() as u64) as usize];
+                r.add(a, name, u8::from(next(4) == 0), at);
+                // A pick between two answers must not leave the next picks stale.
+                if next(8) == 0 {
+                    assert_eq!(r.display(a, ts), pick_by_scan(&r, a, ts, |_| true));
+                }
+            }
+            let sets: [&dyn Fn(&str) -> bool; 4] = [
+                &|_| true,
+                &|n| n == "a.example",
+                &|n| n == "b.example" || n == "e.example",
+                &|_| false,
+            ];
+            for q in 0..80 {
+                let t = match q {
+                    0 => f64::NEG_INFINITY,
+                    1 => f64::INFINITY,
+                    _ => next(2 * (ts as u64 + 2)) as f64 / 2.0 - 5.0,
+                };
+                for in_s in sets {
+                    assert_eq!(
+                        r.pick(a, t, in_s),
+                        pick_by_scan(&r, a, t, in_s),
+                        "round {round}, t {t}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn names_of_an_address_asked_in_turn_are_its_distinct_names() {
+        let mut r = Resolver::new();
+        let a = ip("104.16.0.1");
+        for i in 0..10_000 {
+            r.add(
+                a,
+                ["x.example", "y.example", "z.example"][i % 3],
+                0,
+                Some(i as f64),
+            );
+        }
+        assert_eq!(r.runs.get(&a).map(|a| a.runs.len()), Some(10_000));
+        let names: Vec<&str> = r.names(a).into_keys().collect();
+        assert_eq!(names, ["x.example", "y.example", "z.example"]);
+        assert_eq!(r.display(a, 5000.5), Some("z.example"));
+        assert_eq!(r.pick(a, 5000.5, |n| n == "x.example"), Some("x.example"));
     }
 
     #[test]
