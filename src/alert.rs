@@ -204,6 +204,24 @@ impl Collector {
         }
     }
 
+    /// Adds to each alert's evidence the names of its server addresses (`names(ip)`, with
+    /// their sources). Rules leave them out of each contribution and this adds them once per
+    /// alert: an address with many names would otherwise copy them all into every aggregate
+    /// that contributes.
+    pub fn add_server_names(
+        &mut self,
+        names: impl Fn(IpAddr) -> BTreeMap<String, BTreeSet<String>>,
+    ) {
+        for a in self.alerts.values_mut() {
+            let ev = &mut a.evidence;
+            for &ip in &ev.server_ips {
+                for (name, sources) in names(ip) {
+                    ev.names.entry(name).or_default().extend(sources);
+                }
+            }
+        }
+    }
+
     /// The alerts so far, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = &Alert> {
         self.alerts.values()

@@ -47,17 +47,27 @@ pub struct NameRule<'r> {
 /// Evaluates a name rule on destinations (every name of every connection's server) and on DNS
 /// transactions (query name and CNAME targets), RULES.md §7.2.
 pub fn name_rule(ctx: &Context<'_>, rule: &NameRule<'_>, out: &mut Collector) {
+    // The names of a server do not change with time, and `conns` is sorted by server: the
+    // matches are worked out once per server, not once per aggregate (an address shared by
+    // many names has an aggregate per turn of its names).
+    let mut server_hits: Option<(std::net::IpAddr, Vec<(&str, NameMatch)>)> = None;
     for c in &ctx.facts.conns {
         if ctx.destination_whitelisted(c.server).is_some() {
             continue;
         }
-        let names = ctx.facts.resolver.names(c.server);
-        let mut hits: Vec<(&str, NameMatch)> = Vec::new();
-        for n in names.keys() {
-            if let Some(m) = (rule.test)(n) {
-                hits.push((n, m));
+        let hits = match &mut server_hits {
+            Some((ip, hits)) if *ip == c.server => hits,
+            slot => {
+                let hits = ctx
+                    .facts
+                    .resolver
+                    .names(c.server)
+                    .into_keys()
+                    .filter_map(|n| (rule.test)(n).map(|m| (n, m)))
+                    .collect();
+                &mut slot.insert((c.server, hits)).1
             }
-        }
+        };
         if hits.is_empty() {
             continue;
         }
@@ -70,10 +80,10 @@ pub fn name_rule(ctx: &Context<'_>, rule: &NameRule<'_>, out: &mut Collector) {
                 None => continue,
             },
         };
-        let mut ev = conn_evidence(ctx, c);
-        for (_, (inds, details)) in hits.into_iter().filter(|(n, _)| *n == host) {
-            ev.indicators.extend(inds);
-            ev.details.extend(details);
+        let mut ev = conn_evidence(c);
+        for (_, (inds, details)) in hits.iter().filter(|(n, _)| *n == host) {
+            ev.indicators.extend(inds.iter().cloned());
+            ev.details.extend(details.iter().cloned());
         }
         out.add(contribution(
             rule.id,
@@ -136,7 +146,7 @@ impl Rule for Ioc01 {
                 continue;
             }
             let host = ctx.host(c.server, c.t);
-            let mut ev = conn_evidence(ctx, c);
+            let mut ev = conn_evidence(c);
             for i in &hits {
                 ev.indicators.insert(matched(i, &c.server.to_string()));
             }
@@ -166,7 +176,7 @@ impl Rule for Ioc02 {
                 continue;
             }
             let host = ctx.host(c.server, c.t);
-            let mut ev = conn_evidence(ctx, c);
+            let mut ev = conn_evidence(c);
             for i in &hits {
                 ev.indicators.insert(matched(i, &c.server.to_string()));
             }
@@ -327,7 +337,6 @@ impl Rule for Ioc07 {
                     for ind in ctx.intel.cert(h) {
                         ev.get_or_insert_with(|| {
                             record_evidence(
-                                ctx,
                                 "tls_sessions",
                                 t.server,
                                 t.port,
@@ -363,7 +372,6 @@ impl Rule for Ioc07 {
                 for ind in ctx.intel.cert(h) {
                     ev.get_or_insert_with(|| {
                         record_evidence(
-                            ctx,
                             "certificate_files",
                             f.server,
                             None,
@@ -410,9 +418,8 @@ fn http_names<'c>(ctx: &'c Context<'_>) -> impl Iterator<Item = (&'c HttpFact, &
     })
 }
 
-fn http_evidence(ctx: &Context<'_>, h: &HttpFact) -> Evidence {
+fn http_evidence(h: &HttpFact) -> Evidence {
     let mut ev = record_evidence(
-        ctx,
         "http_requests",
         h.server,
         h.port,
@@ -440,7 +447,7 @@ fn host_rule<'a>(
         if hits.is_empty() {
             continue;
         }
-        let mut ev = http_evidence(ctx, h);
+        let mut ev = http_evidence(h);
         for i in &hits {
             ev.indicators.insert(matched(i, name));
         }

@@ -176,7 +176,8 @@ pub const RULES: &[&dyn Rule] = &[
     &dom::Dom02,
 ];
 
-/// Runs every enabled rule, then ADV-01, and returns the collector.
+/// Runs every enabled rule, adds the names of each alert's server addresses to its evidence,
+/// then runs ADV-01 (whose evidence names none), and returns the collector.
 pub fn run(ctx: &Context<'_>) -> Collector {
     let mut out = Collector::new();
     for rule in RULES {
@@ -184,6 +185,7 @@ pub fn run(ctx: &Context<'_>) -> Collector {
             rule.check(ctx, &mut out);
         }
     }
+    out.add_server_names(|ip| ctx.names_evidence(ip));
     adv::adv01(ctx.settings, &mut out);
     out
 }
@@ -216,22 +218,22 @@ pub fn domain_level(hits: &[&Indicator]) -> Level {
     }
 }
 
-/// Evidence of one connection aggregate.
-pub fn conn_evidence(ctx: &Context<'_>, c: &ConnFact) -> Evidence {
+/// Evidence of one connection aggregate (the names of its server are added per alert, by
+/// [`run`]).
+pub fn conn_evidence(c: &ConnFact) -> Evidence {
     let mut ev = Evidence::default();
     ev.server_ips.insert(c.server);
     if let Some(p) = c.port {
         ev.server_ports.insert(p);
     }
-    ev.names = ctx.names_evidence(c.server);
     ev.seen("connections", c.count, c.first_ts, c.last_ts);
     ev.occurrence(c.first_ts, c.first.clone());
     ev
 }
 
-/// Evidence of one record (TLS session, HTTP request, certificate file).
+/// Evidence of one record (TLS session, HTTP request, certificate file); the names of its
+/// server are added per alert, by [`run`].
 pub fn record_evidence(
-    ctx: &Context<'_>,
     kind: &'static str,
     server: Option<IpAddr>,
     port: Option<u16>,
@@ -241,7 +243,6 @@ pub fn record_evidence(
     let mut ev = Evidence::default();
     if let Some(ip) = server {
         ev.server_ips.insert(ip);
-        ev.names = ctx.names_evidence(ip);
     }
     if let Some(p) = port {
         ev.server_ports.insert(p);
@@ -287,7 +288,7 @@ pub fn for_each_conn(
         }
         if let Some((level, details)) = check(c) {
             let host = ctx.host(c.server, c.t);
-            let mut ev = conn_evidence(ctx, c);
+            let mut ev = conn_evidence(c);
             ev.details.extend(details);
             emit(c, level, host, ev);
         }

@@ -28,9 +28,8 @@ fn tls_whitelisted(ctx: &Context<'_>, t: &TlsFact) -> bool {
     ctx.record_whitelisted(t.server, t.sni.as_deref())
 }
 
-fn tls_evidence(ctx: &Context<'_>, t: &TlsFact) -> Evidence {
+fn tls_evidence(t: &TlsFact) -> Evidence {
     let mut ev = record_evidence(
-        ctx,
         "tls_sessions",
         t.server,
         t.port,
@@ -76,7 +75,7 @@ impl Rule for Ssl01 {
                 format!(
                     "{host} accepted TLS on a port that no common TLS service uses. Custom ports are common for command-and-control servers."
                 ),
-                tls_evidence(ctx, t),
+                tls_evidence(t),
             ));
         }
     }
@@ -106,7 +105,7 @@ impl Rule for Ssl02 {
                 continue;
             }
             let host = tls_host(ctx, t);
-            let mut ev = tls_evidence(ctx, t);
+            let mut ev = tls_evidence(t);
             ev.details.insert(format!("issuer: {issuer}"));
             out.add(contribution(
                 "SSL-02",
@@ -148,7 +147,7 @@ impl Rule for Ssl03 {
                 },
             };
             let host = tls_host(ctx, t);
-            let mut ev = tls_evidence(ctx, t);
+            let mut ev = tls_evidence(t);
             ev.details.insert(detail);
             out.add(contribution(
                 "SSL-03",
@@ -191,7 +190,7 @@ impl Rule for Ssl04 {
                     None => continue,
                 }
             };
-            let mut ev = tls_evidence(ctx, t);
+            let mut ev = tls_evidence(t);
             for ind in &hits {
                 ev.indicators.insert(matched(ind, &host));
             }

@@ -426,6 +426,75 @@ fn gzip_bomb_stops_at_the_cap_and_keeps_earlier_rows() {
     assert!(!r.alerts.is_empty());
 }
 
+#[test]
+fn an_address_whose_names_are_asked_in_turn_gives_an_alert_per_name_with_all_its_names() {
+    // A CDN address answered for three names in turn, 3,000 times, with a plain HTTP
+    // connection after each answer: every connection is under the name answered just before
+    // it. Each turn is a run of its own, which made the rules quadratic in the turns.
+    let names = ["api.evil-c2.com", "www.example.org", "x.ddns.net"];
+    let turns = 3_000;
+    let head = |path: &str, fields: &str, types: &str| {
+        format!(
+            "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n\
+             #path\t{path}\n#fields\t{fields}\n#types\t{types}\n"
+        )
+    };
+    let mut dns = head(
+        "dns",
+        "ts\tuid\tquery\tqtype\tqtype_name\tanswers",
+        "time\tstring\tstring\tcount\tstring\tvector[string]",
+    );
+    let mut conn = head(
+        "conn",
+        "ts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice",
+        "time\tstring\taddr\tport\taddr\tport\tenum\tstring",
+    );
+    for i in 0..turns {
+        let (t, name) = (1_704_067_200 + 10 * i, names[i % 3]);
+        dns.push_str(&format!("{t}.000000\tD{i}\t{name}\t1\tA\t151.101.1.1\n"));
+        conn.push_str(&format!(
+            "{t}.500000\tC{i}\t10.0.0.2\t40000\t151.101.1.1\t80\ttcp\thttp\n"
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = write(dir.path(), "dns.log", dns.as_bytes());
+    let c = write(dir.path(), "conn.log", conn.as_bytes());
+    let r = analyze(&[&d, &c]);
+    let want: BTreeSet<(String, String)> = [
+        ("IOC-03", "api.evil-c2.com"),
+        ("IOC-05", "x.ddns.net"),
+        ("PROTO-03", "api.evil-c2.com"),
+        ("PROTO-03", "www.example.org"),
+        ("PROTO-03", "x.ddns.net"),
+    ]
+    .iter()
+    .map(|(id, h)| (id.to_string(), h.to_string()))
+    .collect();
+    let got: BTreeSet<(String, String)> = alerts(&r)
+        .into_iter()
+        .filter(|(id, _)| id != "ADV-01")
+        .collect();
+    assert_eq!(got, want);
+    for a in &r.alerts {
+        let listed: Vec<&str> = a.evidence.names.keys().map(String::as_str).collect();
+        if a.id == "ADV-01" {
+            assert!(listed.is_empty(), "{}: {listed:?}", a.host);
+            continue;
+        }
+        assert_eq!(listed, names, "{} {}", a.id, a.host);
+        // PROTO-03 names each connection's host; a name rule takes every connection to an
+        // address that has the name among its names (RULES.md §3, §7.2).
+        let n = if a.id == "PROTO-03" { turns / 3 } else { turns };
+        assert_eq!(
+            a.evidence.counts.get("connections"),
+            Some(&(n as u64)),
+            "{} {}",
+            a.id,
+            a.host
+        );
+    }
+}
+
 /// The IOC-08 alert on panel.spyhttp.com and the requests its evidence names.
 fn spyhttp_requests(r: &Report) -> Vec<String> {
     let a = r
