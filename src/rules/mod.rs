@@ -28,6 +28,10 @@ pub trait RegistrationDates {
     fn created(&self, name: &str) -> Option<(f64, String)>;
 }
 
+/// What decides whether a TLS session or HTTP request is whitelisted: its server and its own
+/// name (SNI or Host).
+type RecordSubject = (Option<IpAddr>, Option<String>);
+
 /// What every rule reads.
 pub struct Context<'a> {
     pub settings: &'a Settings,
@@ -45,6 +49,8 @@ pub struct Context<'a> {
     /// [`Context::destination_whitelisted`] per address: every rule asks it of every
     /// connection aggregate, and the answer (over all names of the address) never changes.
     whitelisted_dests: std::sync::Mutex<HashMap<IpAddr, Option<&'a WhitelistEntry>>>,
+    /// [`Context::record_whitelisted`] per (server, the record's own name).
+    whitelisted_records: std::sync::Mutex<HashMap<RecordSubject, bool>>,
 }
 
 impl<'a> Context<'a> {
@@ -70,6 +76,7 @@ impl<'a> Context<'a> {
             random_domains: false,
             local,
             whitelisted_dests: Default::default(),
+            whitelisted_records: Default::default(),
         }
     }
 
@@ -115,12 +122,22 @@ impl<'a> Context<'a> {
 
     /// Whether a TLS session or HTTP request is whitelisted (§5): its subject is the server
     /// address with all its names plus the name the record itself carries (SNI or Host).
+    /// Remembered per (server, name): records of one server and name come in many groups
+    /// when the server's names are asked in turn, and a server may have thousands of names.
     pub fn record_whitelisted(&self, server: Option<IpAddr>, own_name: Option<&str>) -> bool {
-        let names = server
-            .map(|ip| self.facts.resolver.names(ip))
-            .unwrap_or_default();
-        self.whitelisted(server, names.keys().copied().chain(own_name))
-            .is_some()
+        let lookup = || {
+            let names = server
+                .map(|ip| self.facts.resolver.names(ip))
+                .unwrap_or_default();
+            self.whitelisted(server, names.keys().copied().chain(own_name))
+                .is_some()
+        };
+        match self.whitelisted_records.lock() {
+            Ok(mut memo) => *memo
+                .entry((server, own_name.map(str::to_string)))
+                .or_insert_with(lookup),
+            Err(_) => lookup(),
+        }
     }
 
     /// The host of a record with server `ip` at `t` (§3).
