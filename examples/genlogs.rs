@@ -4,11 +4,13 @@
 //! the same bytes.
 //!
 //! `cargo run --release --example genlogs -- --rows N [--dests D] [--format tsv|json] [--gzip]
-//! [--ssl-every K] [--out DIR]`
+//! [--ssl-every K] [--names-per-dest M] [--out DIR]`
 //!
 //! conn.log gets N rows, dns.log N/10 (at least one per destination), ssl.log one row for every
 //! K-th TLS connection (default 1: every one, as Zeek logs them; 0: no ssl.log), x509.log one
-//! certificate per TLS destination (a few of them self-signed), in the Zeek 6 layouts.
+//! certificate per TLS destination (a few of them self-signed), in the Zeek 6 layouts. With
+//! `--names-per-dest M` above 1, each DNS row asks one of M names of its destination's address
+//! at random, as clients of a CDN do: the names of an address then change from row to row.
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -35,6 +37,7 @@ struct Opts {
     json: bool,
     gzip: bool,
     ssl_every: u64,
+    names_per_dest: u64,
     out: PathBuf,
 }
 
@@ -45,6 +48,7 @@ fn parse() -> Result<Opts, String> {
         json: false,
         gzip: false,
         ssl_every: 1,
+        names_per_dest: 1,
         out: PathBuf::from("target/bench/logs"),
     };
     let mut args = std::env::args().skip(1);
@@ -64,6 +68,12 @@ fn parse() -> Result<Opts, String> {
                     .next()
                     .and_then(|v| v.parse().ok())
                     .ok_or("--ssl-every K")?
+            }
+            "--names-per-dest" => {
+                o.names_per_dest = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--names-per-dest M")?
             }
             "--out" => o.out = args.next().map(PathBuf::from).ok_or("--out DIR")?,
             other => return Err(format!("unknown argument {other}")),
@@ -250,7 +260,10 @@ fn main() -> io::Result<()> {
         let client = format!("10.0.{}.{}", rng.below(4), 2 + rng.below(200));
         let port = 1024 + rng.below(60000);
         let uid = format!("C{:016x}", rng.next());
-        let (name, ip) = (dest_name(d), dest_ip(d));
+        let (mut name, ip) = (dest_name(d), dest_ip(d));
+        if o.names_per_dest > 1 {
+            name = format!("n{}.{name}", rng.below(o.names_per_dest));
+        }
         let cname = format!("edge{}.cdn{}.net", d % 31, d % 7);
         if o.json {
             writeln!(

@@ -6,7 +6,7 @@
 //! alerts combine. Whitelisting happens before a contribution is made.
 
 use crate::model::{Location, Ts};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -173,7 +173,15 @@ pub struct Contribution {
 #[derive(Debug, Default)]
 pub struct Collector {
     alerts: BTreeMap<(&'static str, String), Alert>,
+    /// Alerts whose evidence lists only [`MAX_EVIDENCE_NAMES`] of their servers' names.
+    pub names_cut: u64,
 }
+
+/// Most names an alert's evidence lists. An address a CDN serves may have thousands of names,
+/// and every alert on one of them would list them all: past this many, the alert's own host
+/// and the first others (sorted) are listed, and the report's limitations say how many alerts
+/// were cut.
+pub const MAX_EVIDENCE_NAMES: usize = 100;
 
 impl Collector {
     /// An empty collector.
@@ -205,19 +213,44 @@ impl Collector {
     }
 
     /// Adds to each alert's evidence the names of its server addresses (`names(ip)`, with
-    /// their sources). Rules leave them out of each contribution and this adds them once per
-    /// alert: an address with many names would otherwise copy them all into every aggregate
-    /// that contributes.
+    /// their sources), at most [`MAX_EVIDENCE_NAMES`] of them. Rules leave them out of each
+    /// contribution and this adds them once per alert: an address with many names would
+    /// otherwise copy them all into every aggregate that contributes.
     pub fn add_server_names(
         &mut self,
         names: impl Fn(IpAddr) -> BTreeMap<String, BTreeSet<String>>,
     ) {
+        const CAP: usize = MAX_EVIDENCE_NAMES;
+        let mut of_ip: HashMap<IpAddr, BTreeMap<String, BTreeSet<String>>> = HashMap::new();
         for a in self.alerts.values_mut() {
             let ev = &mut a.evidence;
+            let mut cut = false;
+            // The first CAP names of the union are among the first CAP of each address (all
+            // sorted), so no more are copied, and each kept name gets its sources from every
+            // address that has it.
             for &ip in &ev.server_ips {
-                for (name, sources) in names(ip) {
-                    ev.names.entry(name).or_default().extend(sources);
+                let all = of_ip.entry(ip).or_insert_with(|| names(ip));
+                cut |= all.len() > CAP;
+                let own = all.get_key_value(&a.host);
+                for (name, sources) in all.iter().take(CAP).chain(own) {
+                    ev.names
+                        .entry(name.clone())
+                        .or_default()
+                        .extend(sources.iter().cloned());
                 }
+            }
+            if ev.names.len() > CAP || cut {
+                let own = ev.names.remove_entry(&a.host);
+                let others = CAP - usize::from(own.is_some());
+                cut |= ev.names.len() > others;
+                if cut {
+                    self.names_cut += 1;
+                    ev.names = std::mem::take(&mut ev.names)
+                        .into_iter()
+                        .take(others)
+                        .collect();
+                }
+                ev.names.extend(own);
             }
         }
     }
@@ -261,6 +294,56 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn evidence_lists_the_host_and_the_first_names_of_its_servers_up_to_the_cap() {
+        // 10.0.0.1 has n000..n149, 10.0.0.2 has n100..n159 (from a pdns file too), 10.0.0.3
+        // has n000..n049 and 10.0.0.4 n040..n089: 90 names together.
+        let names = |ip: IpAddr| -> BTreeMap<String, BTreeSet<String>> {
+            let (range, source) = match ip.to_string().as_str() {
+                "10.0.0.1" => (0..150, "dns"),
+                "10.0.0.2" => (100..160, "pdns:f"),
+                "10.0.0.3" => (0..50, "dns"),
+                _ => (40..90, "dns"),
+            };
+            range
+                .map(|i| (format!("n{i:03}"), [source.to_string()].into()))
+                .collect()
+        };
+        let mut out = Collector::new();
+        for (host, ips) in [
+            ("n120", &["10.0.0.1"][..]),
+            ("n155", &["10.0.0.1", "10.0.0.2"][..]),
+            ("n045", &["10.0.0.3", "10.0.0.4"][..]),
+        ] {
+            let mut contribution = c("PROTO-03", Level::Low, host);
+            contribution.evidence.server_ips = ips.iter().map(|i| i.parse().unwrap()).collect();
+            out.add(contribution);
+        }
+        out.add_server_names(names);
+        assert_eq!(out.names_cut, 2);
+        let listed = |host: &str| -> Vec<String> {
+            out.iter()
+                .find(|a| a.host == host)
+                .map(|a| a.evidence.names.keys().cloned().collect())
+                .unwrap()
+        };
+        let first = |n: usize, host: &str| -> Vec<String> {
+            let mut v: Vec<String> = (0..n).map(|i| format!("n{i:03}")).collect();
+            v.push(host.to_string());
+            v.sort();
+            v
+        };
+        assert_eq!(listed("n120"), first(MAX_EVIDENCE_NAMES - 1, "n120"));
+        assert_eq!(listed("n155"), first(MAX_EVIDENCE_NAMES - 1, "n155"));
+        assert_eq!(listed("n045").len(), 90);
+        let sources = out
+            .iter()
+            .find(|a| a.host == "n155")
+            .and_then(|a| a.evidence.names.get("n155"))
+            .cloned();
+        assert_eq!(sources, Some(["pdns:f".to_string()].into()));
+    }
 
     fn c(id: &'static str, level: Level, host: &str) -> Contribution {
         Contribution {

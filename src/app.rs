@@ -287,10 +287,11 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
     ctx.first_contacts = state.as_ref().map(|s| &s.first_contacts);
     ctx.random_domains = cfg.random_domains;
     let collector = rules::run(&ctx);
+    let names_cut = collector.names_cut;
     let mut alerts = collector.into_sorted();
     enrichment::annotate_alerts(&mut alerts, online.as_mut(), geoip.as_ref());
     let whitelisted = whitelisted_destinations(&ctx);
-    let limitations = limitations(&facts);
+    let limitations = limitations(&facts, names_cut);
     let destinations = destinations(&ctx, &alerts);
     let timeline = timeline(&facts);
     let mut report = Report {
@@ -520,8 +521,14 @@ fn timeline(facts: &Facts) -> Vec<(i64, u64)> {
     out.into_iter().collect()
 }
 
-fn limitations(facts: &Facts) -> Vec<String> {
+fn limitations(facts: &Facts, names_cut: u64) -> Vec<String> {
     let mut out = Vec::new();
+    if names_cut > 0 {
+        out.push(format!(
+            "{names_cut} alerts list only {} of the names of their server addresses (the alert's own host and the first others)",
+            crate::alert::MAX_EVIDENCE_NAMES
+        ));
+    }
     if facts.dropped_connections > 0 {
         out.push(format!(
             "{} connections to destinations beyond the cap of {} distinct destinations were counted but not evaluated",
