@@ -11,6 +11,7 @@ use crate::enrich::psl::registrable;
 use crate::names::HostValue;
 use crate::settings::Settings;
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 /// DOM-01 thresholds: both scores below these.
 pub const FREQ_THRESHOLDS: (f64, f64) = (5.0, 4.0);
@@ -22,41 +23,84 @@ pub struct Dom01;
 /// DOM-02: first contact.
 pub struct Dom02;
 
+/// Notes `name` (if it is not whitelisted and has a registrable domain) under its domain: a
+/// detail, and `count` records of `kind` seen between `first` and `last`.
+fn note(
+    ctx: &Context<'_>,
+    out: &mut BTreeMap<String, Evidence>,
+    name: &str,
+    kind: &'static str,
+    count: u64,
+    first: Option<f64>,
+    last: Option<f64>,
+) {
+    if ctx.whitelisted(None, [name]).is_some() {
+        return;
+    }
+    if let Some(r) = registrable(name) {
+        let ev = out.entry(r).or_default();
+        ev.details.insert(format!("name: {name}"));
+        ev.seen(kind, count, first, last);
+    }
+}
+
 /// Every observed name that is not whitelisted, grouped by registrable domain, with evidence.
 fn by_registrable(ctx: &Context<'_>) -> BTreeMap<String, Evidence> {
     let mut out: BTreeMap<String, Evidence> = BTreeMap::new();
-    let mut note =
-        |name: &str, kind: &'static str, count: u64, first: Option<f64>, last: Option<f64>| {
-            if ctx.whitelisted(None, [name]).is_some() {
-                return;
-            }
-            if let Some(r) = registrable(name) {
-                let ev = out.entry(r).or_default();
-                ev.details.insert(format!("name: {name}"));
-                ev.seen(kind, count, first, last);
-            }
-        };
     for d in &ctx.facts.dns {
         for n in d.query.iter().chain(d.cnames.iter()) {
-            note(n, "dns_transactions", d.count, d.first_ts, d.last_ts);
+            note(
+                ctx,
+                &mut out,
+                n,
+                "dns_transactions",
+                d.count,
+                d.first_ts,
+                d.last_ts,
+            );
         }
     }
+    // Every name of a connection's server counts the connection. `conns` is sorted by server,
+    // and a server may have thousands of names and an aggregate per turn of them (a CDN's
+    // address): its names are looked at once, and each aggregate then counts once per
+    // registrable domain, times the server's names under it.
+    let mut server: Option<(IpAddr, Vec<(String, u64)>)> = None;
     for c in &ctx.facts.conns {
         if ctx.destination_whitelisted(c.server).is_some() {
             continue;
         }
-        for n in ctx.facts.resolver.names(c.server).keys() {
-            note(n, "connections", c.count, c.first_ts, c.last_ts);
+        let domains = match &mut server {
+            Some((ip, domains)) if *ip == c.server => domains,
+            slot => {
+                let mut domains: BTreeMap<String, u64> = BTreeMap::new();
+                for n in ctx.facts.resolver.names(c.server).into_keys() {
+                    if ctx.whitelisted(None, [n]).is_some() {
+                        continue;
+                    }
+                    if let Some(r) = registrable(n) {
+                        let ev = out.entry(r.clone()).or_default();
+                        ev.details.insert(format!("name: {n}"));
+                        *domains.entry(r).or_default() += 1;
+                    }
+                }
+                &mut slot.insert((c.server, domains.into_iter().collect())).1
+            }
+        };
+        for (r, names) in domains.iter() {
+            let count = c.count.saturating_mul(*names);
+            out.entry(r.clone())
+                .or_default()
+                .seen("connections", count, c.first_ts, c.last_ts);
         }
     }
     for t in &ctx.facts.tls {
         if let Some(s) = &t.sni {
-            note(s, "tls_sessions", t.count, t.ts, t.last_ts);
+            note(ctx, &mut out, s, "tls_sessions", t.count, t.ts, t.last_ts);
         }
     }
     for h in &ctx.facts.http {
         if let Some(HostValue::Name(n)) = &h.host {
-            note(n, "http_requests", h.count, h.ts, h.last_ts);
+            note(ctx, &mut out, n, "http_requests", h.count, h.ts, h.last_ts);
         }
     }
     out
