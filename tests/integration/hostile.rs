@@ -29,8 +29,14 @@ fn fixture(name: &str) -> Vec<u8> {
 
 /// Runs `captriage analyze PATHS --no-default-intel --iocs all_rules/iocs.json --engine native`.
 fn analyze(paths: &[&Path]) -> Report {
+    analyze_with(paths, &[])
+}
+
+/// [`analyze`] with `extra` arguments.
+fn analyze_with(paths: &[&Path], extra: &[&str]) -> Report {
     let mut argv: Vec<String> = vec!["captriage".into(), "analyze".into()];
     argv.extend(paths.iter().map(|p| p.display().to_string()));
+    argv.extend(extra.iter().map(|a| a.to_string()));
     for a in [
         "--no-default-intel",
         "--iocs",
@@ -475,6 +481,25 @@ fn an_address_whose_names_are_asked_in_turn_gives_an_alert_per_name_with_all_its
         .filter(|(id, _)| id != "ADV-01")
         .collect();
     assert_eq!(got, want);
+    // DOM-01 counts a connection once per name of its server under the random-looking
+    // domain: two names here.
+    let dom = write(
+        dir.path(),
+        "dns.log",
+        dns.replace("www.example.org", "a.zzkqxwvbpt.com")
+            .replace("x.ddns.net", "b.zzkqxwvbpt.com")
+            .as_bytes(),
+    );
+    let random = analyze_with(&[&dom, &c], &["--random-domains"]);
+    let dom01 = random
+        .alerts
+        .iter()
+        .find(|a| a.id == "DOM-01" && a.host == "zzkqxwvbpt.com")
+        .expect("DOM-01 on zzkqxwvbpt.com");
+    assert_eq!(
+        dom01.evidence.counts.get("connections"),
+        Some(&(2 * turns as u64))
+    );
     for a in &r.alerts {
         let listed: Vec<&str> = a.evidence.names.keys().map(String::as_str).collect();
         if a.id == "ADV-01" {
