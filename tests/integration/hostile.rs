@@ -520,6 +520,49 @@ fn an_address_whose_names_are_asked_in_turn_gives_an_alert_per_name_with_all_its
     }
 }
 
+#[test]
+fn a_whitelisted_host_does_not_hide_another_host_of_the_same_server() {
+    // Two requests to one server without DNS names: one whose Host is whitelisted, one whose
+    // Host is an indicator. Whether a request is whitelisted is remembered per (server, Host),
+    // in either order.
+    let http = fixture("http.log");
+    let all = lines(&http);
+    let (head, rest): (Vec<&[u8]>, Vec<&[u8]>) = all.iter().partition(|l| l.starts_with(b"#"));
+    let spy = rest
+        .iter()
+        .find(|l| l.windows(17).any(|w| w == b"panel.spyhttp.com"))
+        .expect("the panel.spyhttp.com request");
+    let spy = String::from_utf8(spy.to_vec())
+        .unwrap()
+        .replace("192.0.2.90", "203.0.113.77");
+    let safe = spy.replace("panel.spyhttp.com", "safe.example");
+    let (fields, close) = head.split_at(head.len() - 1);
+    let dir = tempfile::tempdir().unwrap();
+    let conn = write(dir.path(), "conn.log", &fixture("conn.log"));
+    let wl = write(dir.path(), "whitelist.txt", b"safe.example\n");
+    for rows in [[&safe, &spy], [&spy, &safe]] {
+        let mut log = fields.concat();
+        for r in rows {
+            log.extend_from_slice(r.as_bytes());
+        }
+        log.extend(close.concat());
+        let h = write(dir.path(), "http.log", &log);
+        let r = analyze_with(&[&conn, &h], &["--whitelist", &wl.display().to_string()]);
+        let hosts: Vec<&str> = r
+            .alerts
+            .iter()
+            .filter(|a| {
+                a.evidence
+                    .server_ips
+                    .contains(&"203.0.113.77".parse().unwrap())
+            })
+            .map(|a| a.host.as_str())
+            .collect();
+        assert!(hosts.contains(&"panel.spyhttp.com"), "{hosts:?}");
+        assert!(!hosts.contains(&"safe.example"), "{hosts:?}");
+    }
+}
+
 /// The IOC-08 alert on panel.spyhttp.com and the requests its evidence names.
 fn spyhttp_requests(r: &Report) -> Vec<String> {
     let a = r
