@@ -285,15 +285,28 @@ pub(crate) fn split<'a>(s: &'a [u8], sep: &[u8]) -> impl Iterator<Item = &'a [u8
     })
 }
 
+/// The high bit of each byte of `word` that equals the byte repeated in `pattern`, exactly (no
+/// false positives).
+#[inline]
+fn marks(word: u64, pattern: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let x = word ^ pattern;
+    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
+}
+
+/// How many bytes a [`marks`] word marks (a sum of its bytes, by one multiply).
+#[inline]
+fn marked(marks: u64) -> usize {
+    ((marks >> 7).wrapping_mul(0x0101_0101_0101_0101) >> 56) as usize
+}
+
 /// Fills `out` with the byte ranges of the first `want` fields of `line` separated by the byte
 /// `sep` (all of them if there are fewer) and returns how many fields there are, looking at
 /// eight bytes at a time: fields are short, so one search per field costs more than the scan.
 /// Past the fields wanted, separators are only counted.
 fn split_on_byte(line: &[u8], sep: u8, want: usize, out: &mut Vec<(usize, usize)>) -> usize {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const ONES: u64 = 0x0101_0101_0101_0101;
     let pattern = u64::from_le_bytes([sep; 8]);
-    // The separators from `at` on, eight bytes at a time (a sum of each word's marked bytes).
+    // The separators from `at` on, eight bytes at a time.
     let count_from = |at: usize| {
         let rest = line.get(at..).unwrap_or_default();
         let mut words = rest.chunks_exact(8);
@@ -302,9 +315,7 @@ fn split_on_byte(line: &[u8], sep: u8, want: usize, out: &mut Vec<(usize, usize)
             let Ok(bytes) = <[u8; 8]>::try_from(word) else {
                 break;
             };
-            let x = u64::from_le_bytes(bytes) ^ pattern;
-            let zeros = !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7);
-            n += ((zeros >> 7).wrapping_mul(ONES) >> 56) as usize;
+            n += marked(marks(u64::from_le_bytes(bytes), pattern));
         }
         n + words.remainder().iter().filter(|&&c| c == sep).count()
     };
@@ -318,18 +329,15 @@ fn split_on_byte(line: &[u8], sep: u8, want: usize, out: &mut Vec<(usize, usize)
         let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
             break;
         };
-        let x = u64::from_le_bytes(bytes) ^ pattern;
-        // The high bit of each byte of `x` that is zero, exactly (no false positives).
-        let mut zeros = !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7);
+        let mut zeros = marks(u64::from_le_bytes(bytes), pattern);
         while zeros != 0 {
             let i = base + (zeros.trailing_zeros() / 8) as usize;
             out.push((start, i));
             start = i + 1;
             zeros &= zeros - 1;
             if out.len() >= want {
-                // The separators left in this word (a sum of its marked bytes), then the rest.
-                let here = ((zeros >> 7).wrapping_mul(ONES) >> 56) as usize;
-                return out.len() + here + count_from(base + 8) + 1;
+                // The separators left in this word, then the rest.
+                return out.len() + marked(zeros) + count_from(base + 8) + 1;
             }
         }
         base += 8;
