@@ -9,11 +9,14 @@
 //! An address whose names are asked in turn (a CDN's) has a run per turn, so nothing per
 //! record may cost its runs: the distinct names of an address are kept beside them, and `pick`
 //! looks back from the time asked only as far as a run could still match.
+//! `epoch`, asked once per connection, reads a compact copy of the runs' starts (built once
+//! enough lookups have been made since the last change) rather than the runs themselves.
 //! Nothing here knows about rules or files.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Rank of a name for an address: the query name (0) or a CNAME target in the answers (1).
 pub type Rank = u8;
@@ -55,6 +58,62 @@ impl Runs {
     }
 }
 
+/// The starts of every address's runs in one small table, for [`Resolver::epoch`]: a connection
+/// log asks it once per row, and the runs themselves are spread over the heap (two cache misses
+/// a row, a third of the time of reading conn rows).
+#[derive(Debug, Default)]
+struct Starts {
+    /// Address -> offset and number of its starts in `firsts`.
+    at: HashMap<IpAddr, (u32, u32), foldhash::fast::RandomState>,
+    /// Each address's run starts, sorted, one address after another.
+    firsts: Vec<f64>,
+}
+
+impl Starts {
+    fn of(runs: &HashMap<IpAddr, Runs, foldhash::fast::RandomState>) -> Option<Starts> {
+        let mut s = Starts {
+            at: HashMap::with_capacity_and_hasher(runs.len(), Default::default()),
+            firsts: Vec::with_capacity(runs.values().map(|a| a.runs.len()).sum()),
+        };
+        for (ip, a) in runs {
+            let off = u32::try_from(s.firsts.len()).ok()?;
+            let len = u32::try_from(a.runs.len()).ok()?;
+            s.firsts.extend(a.runs.iter().map(|r| r.first));
+            s.at.insert(*ip, (off, len));
+        }
+        Some(s)
+    }
+
+    fn span(&self, ip: IpAddr, t: f64) -> Span {
+        let firsts = self.at.get(&ip).and_then(|&(off, len)| {
+            let (off, len) = (off as usize, len as usize);
+            self.firsts.get(off..off + len)
+        });
+        span_of(firsts.unwrap_or_default(), |&first| first, t)
+    }
+}
+
+/// A name epoch and the times it spans: every time in `from..until` has epoch `epoch`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Span {
+    pub epoch: u32,
+    pub from: f64,
+    pub until: f64,
+}
+
+/// The [`Span`] holding `t` among the sorted run starts `first` reads from `items`.
+fn span_of<T>(items: &[T], first: impl Fn(&T) -> f64, t: f64) -> Span {
+    let n = items.partition_point(|i| first(i) <= t);
+    Span {
+        epoch: u32::try_from(n).unwrap_or(u32::MAX),
+        from: n
+            .checked_sub(1)
+            .and_then(|i| items.get(i))
+            .map_or(f64::NEG_INFINITY, &first),
+        until: items.get(n).map_or(f64::INFINITY, &first),
+    }
+}
+
 /// Address -> names, from the capture's DNS answers and from passive-DNS side files.
 #[derive(Debug, Default)]
 pub struct Resolver {
@@ -63,6 +122,15 @@ pub struct Resolver {
     runs: HashMap<IpAddr, Runs, foldhash::fast::RandomState>,
     /// Side-file names per address, with their source (`pdns:FILE`).
     side: HashMap<IpAddr, BTreeMap<String, BTreeSet<String>>>,
+    /// The runs' starts for `epoch`, built once `epoch` was asked more often since the last
+    /// change than there are addresses (so a log that mixes DNS and conn rows never rebuilds
+    /// it per row); `None` inside when there are too many runs to index with `u32`.
+    starts: OnceLock<Option<Starts>>,
+    /// `epoch` lookups made on the runs since the last change.
+    unindexed: AtomicUsize,
+    /// How many times the runs changed, so that callers can tell when spans they kept are
+    /// stale.
+    generation: u64,
 }
 
 /// Where a name of an address came from.
@@ -100,6 +168,11 @@ impl Resolver {
     pub fn add(&mut self, ip: IpAddr, name: &str, rank: Rank, ts: Option<f64>) {
         let ts = ts.unwrap_or(f64::NEG_INFINITY);
         let id = self.intern(name);
+        if self.starts.get().is_some() {
+            self.starts = OnceLock::new();
+        }
+        *self.unindexed.get_mut() = 0;
+        self.generation += 1;
         let addr = self.runs.entry(ip).or_default();
         addr.reach = OnceLock::new();
         let runs = &mut addr.runs;
@@ -251,12 +324,28 @@ impl Resolver {
     /// An index that is equal for two times exactly when every `pick` for `ip` answers the same
     /// at both (for input in time order): the number of runs started at or before `t`.
     pub fn epoch(&self, ip: IpAddr, t: f64) -> u32 {
-        let n = self
-            .runs
-            .get(&ip)
-            .map(|a| a.runs.partition_point(|r| r.first <= t))
-            .unwrap_or(0);
-        u32::try_from(n).unwrap_or(u32::MAX)
+        self.span(ip, t).epoch
+    }
+
+    /// The epoch of `ip` at `t` and the times around `t` that share it.
+    pub fn span(&self, ip: IpAddr, t: f64) -> Span {
+        let indexed = match self.starts.get() {
+            Some(s) => s.as_ref(),
+            None if self.unindexed.fetch_add(1, Ordering::Relaxed) < self.runs.len() => None,
+            None => self.starts.get_or_init(|| Starts::of(&self.runs)).as_ref(),
+        };
+        match indexed {
+            Some(s) => s.span(ip, t),
+            None => {
+                let runs = self.runs.get(&ip).map_or(&[][..], |a| a.runs.as_slice());
+                span_of(runs, |r| r.first, t)
+            }
+        }
+    }
+
+    /// Changes so far: spans taken at one generation hold until the next.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 }
 
@@ -391,6 +480,87 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The epoch of RULES.md-order input by its definition: runs of `ip` begun by `t`.
+    fn epoch_by_count(r: &Resolver, ip: IpAddr, t: f64) -> u32 {
+        let runs = r.runs.get(&ip).map_or(&[][..], |a| a.runs.as_slice());
+        runs.iter().filter(|run| run.first <= t).count() as u32
+    }
+
+    #[test]
+    fn spans_agree_with_the_runs_before_and_after_the_index_and_after_changes() {
+        let addrs = [
+            ip("104.16.0.1"),
+            ip("104.16.0.2"),
+            ip("2001:db8::1"),
+            ip("10.9.9.9"),
+        ];
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut r = Resolver::new();
+        let mut ts = 0.0;
+        let mut indexed_rounds = 0;
+        for round in 0..200 {
+            // A few answers (some out of order or without a time), then many lookups: the first
+            // lookups after a change read the runs, later ones the index built from them.
+            for _ in 0..(1 + next(4)) {
+                ts += [0.0, 1.0, 2.5][next(3) as usize];
+                let at = match next(8) {
+                    0 => None,
+                    1 => Some(ts - next(10) as f64),
+                    _ => Some(ts),
+                };
+                let a = addrs[next(3) as usize];
+                let name = ["a.example", "b.example", "c.example"][next(3) as usize];
+                let before = r.generation();
+                r.add(a, name, 0, at);
+                assert!(r.generation() > before);
+            }
+            for q in 0..40 {
+                let t = match q {
+                    0 => f64::NEG_INFINITY,
+                    1 => f64::INFINITY,
+                    _ => next(2 * (ts as u64 + 4)) as f64 / 2.0 - 5.0,
+                };
+                for a in addrs {
+                    let span = r.span(a, t);
+                    let want = epoch_by_count(&r, a, t);
+                    assert_eq!(span.epoch, want, "round {round}, {a} at {t}");
+                    assert_eq!(r.epoch(a, t), want);
+                    assert!(
+                        span.from <= t && t < span.until || t == f64::INFINITY,
+                        "{span:?}"
+                    );
+                    // The span's ends: its start has the same epoch, and the time it ends at
+                    // a later one.
+                    assert_eq!(epoch_by_count(&r, a, span.from), want, "{span:?}");
+                    if span.until.is_finite() {
+                        assert!(epoch_by_count(&r, a, span.until) > want, "{span:?}");
+                    }
+                    // No run starts inside it, so every time in it has the same epoch.
+                    let runs = r.runs.get(&a).map_or(&[][..], |a| a.runs.as_slice());
+                    assert!(
+                        runs.iter()
+                            .all(|run| run.first <= span.from || run.first >= span.until),
+                        "{span:?}"
+                    );
+                }
+            }
+            if r.starts.get().is_some() {
+                indexed_rounds += 1;
+            }
+        }
+        // Both paths were taken.
+        assert!(indexed_rounds > 100, "{indexed_rounds}");
+        let mut fresh = Resolver::new();
+        fresh.add(addrs[0], "a.example", 0, Some(1.0));
+        assert!(fresh.starts.get().is_none());
     }
 
     #[test]

@@ -27,6 +27,18 @@ use std::net::IpAddr;
 /// Key of one aggregate: server, port, interned protocol, interned services, name epoch.
 type ConnKey = (IpAddr, Option<u16>, u32, u32, u32);
 
+/// A destination: an aggregate's key without the name epoch.
+type DestKey = (IpAddr, Option<u16>, u32, u32);
+
+/// The aggregate a destination's latest connection went to, and the times whose connections go
+/// to the same one (those of its name epoch).
+#[derive(Clone, Copy, Debug)]
+struct Latest {
+    from: f64,
+    until: f64,
+    entry: u32,
+}
+
 /// Orders of records fed to the builder directly start here, after every parallel order.
 pub(super) const SEQUENTIAL_BASE: u64 = 1 << 63;
 
@@ -56,6 +68,13 @@ struct Entry {
     first_order: u64,
 }
 
+/// The bytes a conn record counts: both directions' payload.
+fn bytes_of(c: &Conn<'_>) -> u64 {
+    c.orig_bytes
+        .unwrap_or(0)
+        .saturating_add(c.resp_bytes.unwrap_or(0))
+}
+
 /// Whether a record with (`ts`, `order`) comes before the current first (`cur_ts`, `cur_order`):
 /// a known time beats an unknown one, then the earlier time, then the earlier order.
 fn earlier(ts: Option<f64>, order: u64, cur_ts: Option<f64>, cur_order: u64) -> bool {
@@ -79,7 +98,14 @@ pub(super) struct ConnAgg {
     /// Ids of the protocol and service texts of recent rows, as they were written.
     protos: Recent,
     services: Recent,
-    conns: FastMap<ConnKey, Entry>,
+    /// The aggregates, in the order they were made, and where each key's is.
+    entries: Vec<(ConnKey, Entry)>,
+    conns: FastMap<ConnKey, u32>,
+    /// Per destination, its latest aggregate: a connection in the same name epoch (nearly all,
+    /// as logs are in time order) finds its aggregate with one lookup and no resolver lookup.
+    latest: FastMap<DestKey, Latest>,
+    /// The resolver generation `latest` was filled under.
+    latest_of: u64,
     timeline: FastMap<i64, u64>,
     /// The minute of the latest connections and how many there were, not yet in `timeline`:
     /// logs are in time order, so most rows count into the same minute as the row before.
@@ -273,37 +299,72 @@ impl ConnAgg {
                 }
             }
         }
-        let epoch = ctx.resolver.epoch(server, time(c.ts));
-        let key: ConnKey = (server, c.id.resp_p, proto, services, epoch);
-        let bytes = c
-            .orig_bytes
-            .unwrap_or(0)
-            .saturating_add(c.resp_bytes.unwrap_or(0));
-        if let Some(e) = self.conns.get_mut(&key) {
-            let f = &mut e.fact;
-            f.count += 1;
-            f.bytes = f.bytes.saturating_add(bytes);
-            if earlier(c.ts, order, f.first_ts, e.first_order) {
-                f.first = occurrence(location, c.uid.as_deref());
-                f.first_ts = c.ts;
-                f.t = time(c.ts);
-                e.first_order = order;
-            }
-            if c.ts.is_some_and(|ts| f.last_ts.is_none_or(|l| ts > l)) {
-                f.last_ts = c.ts;
-            }
-            return None;
+        let t = time(c.ts);
+        let dest: DestKey = (server, c.id.resp_p, proto, services);
+        if self.latest_of != ctx.resolver.generation() {
+            self.latest.clear();
+            self.latest_of = ctx.resolver.generation();
         }
-        if self.conns.len() >= ctx.cap {
+        let entry = match self.latest.get(&dest) {
+            Some(l) if l.from <= t && t < l.until => l.entry,
+            _ => {
+                let span = ctx.resolver.span(server, t);
+                let key: ConnKey = (server, c.id.resp_p, proto, services, span.epoch);
+                // A new destination past the cap is counted as dropped, with no diagnostic of
+                // its own.
+                let entry = match self.conns.get(&key) {
+                    Some(&entry) => entry,
+                    None => self.add_new(c, location, order, ctx, key)?,
+                };
+                let (from, until) = (span.from, span.until);
+                self.latest.insert(dest, Latest { from, until, entry });
+                entry
+            }
+        };
+        self.count_in(entry, c, location, order);
+        None
+    }
+
+    /// Counts a record into the aggregate at `entry`, which its key found.
+    fn count_in(&mut self, entry: u32, c: &Conn<'_>, location: &Location, order: u64) {
+        let Some((_, e)) = self.entries.get_mut(entry as usize) else {
+            return;
+        };
+        let f = &mut e.fact;
+        f.count += 1;
+        f.bytes = f.bytes.saturating_add(bytes_of(c));
+        if earlier(c.ts, order, f.first_ts, e.first_order) {
+            f.first = occurrence(location, c.uid.as_deref());
+            f.first_ts = c.ts;
+            f.t = time(c.ts);
+            e.first_order = order;
+        }
+        if c.ts.is_some_and(|ts| f.last_ts.is_none_or(|l| ts > l)) {
+            f.last_ts = c.ts;
+        }
+    }
+
+    /// Starts the aggregate `key` with its first record, and returns its index; `None` (the
+    /// record counted as dropped) once the cap on destinations is reached.
+    fn add_new(
+        &mut self,
+        c: &Conn<'_>,
+        location: &Location,
+        order: u64,
+        ctx: &ConnCtx<'_>,
+        key: ConnKey,
+    ) -> Option<u32> {
+        if self.entries.len() >= ctx.cap {
             self.dropped += 1;
             if self.first_drop.as_ref().is_none_or(|(o, _)| order < *o) {
                 self.first_drop = Some((order, location.clone()));
             }
             return None;
         }
+        let (server, port, proto, services, _) = key;
         let fact = ConnFact {
             server,
-            port: c.id.resp_p,
+            port,
             proto: self.string(proto).to_string(),
             services: self
                 .string(services)
@@ -312,20 +373,27 @@ impl ConnAgg {
                 .map(str::to_string)
                 .collect(),
             t: time(c.ts),
-            count: 1,
+            count: 0,
             first_ts: c.ts,
             last_ts: c.ts,
-            bytes,
+            bytes: 0,
             first: occurrence(location, c.uid.as_deref()),
         };
-        self.conns.insert(
+        Some(self.insert(
             key,
             Entry {
                 fact,
                 first_order: order,
             },
-        );
-        None
+        ))
+    }
+
+    /// Adds the aggregate `key`, not yet present, and returns its index.
+    fn insert(&mut self, key: ConnKey, e: Entry) -> u32 {
+        let at = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
+        self.entries.push((key, e));
+        self.conns.insert(key, at);
+        at
     }
 
     /// Counts the pending minute into the timeline (past the cap of buckets, a new minute is
@@ -359,13 +427,14 @@ impl ConnAgg {
             self.first_drop = Some((o, loc));
         }
         self.hits.merge(other.hits);
-        let mut entries: Vec<(ConnKey, Entry)> = other.conns.into_iter().collect();
+        let mut entries = other.entries;
         entries.sort_by_key(|(_, e)| e.first_order);
         for ((server, port, proto, services, epoch), e) in entries {
             let proto = self.intern(other.strings.get(proto as usize).map_or("", |s| s));
             let services = self.intern(other.strings.get(services as usize).map_or("", |s| s));
             let key = (server, port, proto, services, epoch);
-            if let Some(mine) = self.conns.get_mut(&key) {
+            let at = self.conns.get(&key).copied();
+            if let Some((_, mine)) = at.and_then(|i| self.entries.get_mut(i as usize)) {
                 let (f, g) = (&mut mine.fact, e.fact);
                 f.count += g.count;
                 f.bytes = f.bytes.saturating_add(g.bytes);
@@ -380,7 +449,7 @@ impl ConnAgg {
                 {
                     f.last_ts = Some(l);
                 }
-            } else if self.conns.len() >= cap {
+            } else if self.entries.len() >= cap {
                 self.dropped += e.fact.count;
                 let loc = e.fact.first.location.clone();
                 if self
@@ -391,7 +460,7 @@ impl ConnAgg {
                     self.first_drop = Some((e.first_order, loc));
                 }
             } else {
-                self.conns.insert(key, e);
+                self.insert(key, e);
             }
         }
     }
@@ -404,7 +473,7 @@ impl ConnAgg {
             message: format!(
                 "more than {} distinct destinations: further new destinations are counted but \
                  not tracked",
-                self.conns.len()
+                self.entries.len()
             ),
         })
     }
@@ -421,7 +490,7 @@ impl ConnAgg {
 
     /// The aggregates, sorted by server, port, proto, services, t.
     pub fn into_facts(self) -> Vec<ConnFact> {
-        let mut conns: Vec<ConnFact> = self.conns.into_values().map(|e| e.fact).collect();
+        let mut conns: Vec<ConnFact> = self.entries.into_iter().map(|(_, e)| e.fact).collect();
         conns.sort_by(|a, b| {
             (a.server, a.port, &a.proto, &a.services)
                 .cmp(&(b.server, b.port, &b.proto, &b.services))
@@ -487,17 +556,17 @@ impl<'b> ConnPartial<'b> {
 impl Sink for ConnPartial<'_> {
     fn record(&mut self, record: Record<'_>, location: &Location) {
         let order = order_of(self.rank, location.pos);
-        match record {
-            Record::Conn(c) => {
-                if let Some(d) = self.out.agg.add(&c, location, order, &self.ctx) {
-                    self.keep_diagnostic(order, d);
-                }
+        // Matched by reference: a record is a few hundred bytes, and moving the conn out of it
+        // would copy it for every row.
+        if let Record::Conn(c) = &record {
+            if let Some(d) = self.out.agg.add(c, location, order, &self.ctx) {
+                self.keep_diagnostic(order, d);
             }
-            other => self
-                .out
-                .others
-                .push((order, other.into_owned(), location.clone())),
+            return;
         }
+        self.out
+            .others
+            .push((order, record.into_owned(), location.clone()));
     }
 
     fn diagnostic(&mut self, diagnostic: Diagnostic) {

@@ -1249,6 +1249,60 @@ mod tests {
     }
 
     #[test]
+    fn a_name_answered_between_connections_starts_a_new_aggregate_for_later_ones() {
+        // One reader sees conn and DNS rows in turn (a log holding both, read on one thread):
+        // the aggregate a destination's connections went to must not outlive a change of its
+        // names, even for a connection at a time seen before.
+        let src: std::sync::Arc<str> = std::sync::Arc::from("mixed.log");
+        let server: IpAddr = "192.0.2.7".parse().unwrap();
+        let dns = |ts: f64, name: &str| {
+            Record::Dns(Dns {
+                ts: Some(ts),
+                query: Some(name.to_string().into()),
+                qtype_name: Some("A".into()),
+                answers: vec!["192.0.2.7".into()],
+                ..Dns::default()
+            })
+        };
+        let conn = |ts: f64| {
+            Record::Conn(Conn {
+                ts: Some(ts),
+                id: Endpoints {
+                    resp_h: Some(server),
+                    resp_p: Some(443),
+                    ..Endpoints::default()
+                },
+                proto: Some("tcp".into()),
+                ..Conn::default()
+            })
+        };
+        let mut b = FactsBuilder::new();
+        let rows = [
+            dns(0.0, "a.example"),
+            conn(10.0),
+            conn(20.0),
+            // Late: b.example was asked at 5 s, so connections from then on are its epoch.
+            dns(5.0, "b.example"),
+            conn(10.0),
+            conn(20.0),
+            dns(30.0, "c.example"),
+            conn(40.0),
+            // Earlier again, and on both sides of the start of c.example's epoch.
+            conn(2.0),
+            conn(29.0),
+            conn(30.0),
+        ];
+        for (i, r) in rows.into_iter().enumerate() {
+            b.record(r, &Location::line(&src, i as u64 + 1));
+        }
+        let facts = b.finish();
+        // Per epoch: the two before b.example was known and the one at 2 s; the two after and
+        // the one at 29 s; those at 40 s and 30 s.
+        let got: Vec<(f64, u64)> = facts.conns.iter().map(|c| (c.t, c.count)).collect();
+        assert_eq!(got, vec![(2.0, 3), (10.0, 3), (30.0, 2)]);
+    }
+
+    #[test]
     fn tls_sessions_group_per_shape_and_name_epoch_with_their_connection_times() {
         let mut b = FactsBuilder::new();
         let src: std::sync::Arc<str> = std::sync::Arc::from("x.log");
