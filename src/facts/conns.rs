@@ -30,13 +30,36 @@ type ConnKey = (IpAddr, Option<u16>, u32, u32, u32);
 /// A destination: an aggregate's key without the name epoch.
 type DestKey = (IpAddr, Option<u16>, u32, u32);
 
-/// The aggregate a destination's latest connection went to, and the times whose connections go
-/// to the same one (those of its name epoch).
+/// The aggregate a destination's latest connection went to, the times whose connections go to
+/// the same one (those of its name epoch), and what its connections since added to it: nearly
+/// every row then touches this alone, not the aggregate, whose counts are brought up to date by
+/// [`ConnAgg::settle`] before anything reads them.
 #[derive(Clone, Copy, Debug)]
 struct Latest {
     from: f64,
     until: f64,
     entry: u32,
+    /// Connections counted here and not yet in the aggregate, their bytes and latest time.
+    count: u64,
+    bytes: u64,
+    last_ts: Option<f64>,
+    /// The aggregate's first (time, order), to tell whether a connection comes before it.
+    first_ts: Option<f64>,
+    first_order: u64,
+}
+
+impl Latest {
+    /// Moves what was counted here into the aggregate `e`.
+    fn settle(&mut self, e: &mut Entry) {
+        let f = &mut e.fact;
+        f.count += std::mem::take(&mut self.count);
+        f.bytes = f.bytes.saturating_add(std::mem::take(&mut self.bytes));
+        if let Some(l) = self.last_ts.take()
+            && f.last_ts.is_none_or(|m| l > m)
+        {
+            f.last_ts = Some(l);
+        }
+    }
 }
 
 /// Orders of records fed to the builder directly start here, after every parallel order.
@@ -302,45 +325,73 @@ impl ConnAgg {
         let t = time(c.ts);
         let dest: DestKey = (server, c.id.resp_p, proto, services);
         if self.latest_of != ctx.resolver.generation() {
-            self.latest.clear();
+            self.settle();
             self.latest_of = ctx.resolver.generation();
         }
-        let entry = match self.latest.get(&dest) {
-            Some(l) if l.from <= t && t < l.until => l.entry,
-            _ => {
-                let span = ctx.resolver.span(server, t);
-                let key: ConnKey = (server, c.id.resp_p, proto, services, span.epoch);
-                // A new destination past the cap is counted as dropped, with no diagnostic of
-                // its own.
-                let entry = match self.conns.get(&key) {
-                    Some(&entry) => entry,
-                    None => self.add_new(c, location, order, ctx, key)?,
-                };
-                let (from, until) = (span.from, span.until);
-                self.latest.insert(dest, Latest { from, until, entry });
-                entry
+        let bytes = bytes_of(c);
+        if let Some(l) = self.latest.get_mut(&dest)
+            && l.from <= t
+            && t < l.until
+        {
+            l.count += 1;
+            l.bytes = l.bytes.saturating_add(bytes);
+            if c.ts.is_some_and(|ts| l.last_ts.is_none_or(|m| ts > m)) {
+                l.last_ts = c.ts;
             }
+            if earlier(c.ts, order, l.first_ts, l.first_order) {
+                (l.first_ts, l.first_order) = (c.ts, order);
+                let entry = l.entry;
+                self.set_first(entry, c, location, order);
+            }
+            return None;
+        }
+        let span = ctx.resolver.span(server, t);
+        let key: ConnKey = (server, c.id.resp_p, proto, services, span.epoch);
+        // A new destination past the cap is counted as dropped, with no diagnostic of its own.
+        let entry = match self.conns.get(&key) {
+            Some(&entry) => entry,
+            None => self.add_new(c, location, order, ctx, key)?,
         };
-        self.count_in(entry, c, location, order);
+        let (_, e) = self.entries.get(entry as usize)?;
+        if earlier(c.ts, order, e.fact.first_ts, e.first_order) {
+            self.set_first(entry, c, location, order);
+        }
+        let (_, e) = self.entries.get(entry as usize)?;
+        let l = Latest {
+            from: span.from,
+            until: span.until,
+            entry,
+            count: 1,
+            bytes,
+            last_ts: c.ts,
+            first_ts: e.fact.first_ts,
+            first_order: e.first_order,
+        };
+        if let Some(mut old) = self.latest.insert(dest, l)
+            && let Some((_, e)) = self.entries.get_mut(old.entry as usize)
+        {
+            old.settle(e);
+        }
         None
     }
 
-    /// Counts a record into the aggregate at `entry`, which its key found.
-    fn count_in(&mut self, entry: u32, c: &Conn<'_>, location: &Location, order: u64) {
-        let Some((_, e)) = self.entries.get_mut(entry as usize) else {
-            return;
-        };
-        let f = &mut e.fact;
-        f.count += 1;
-        f.bytes = f.bytes.saturating_add(bytes_of(c));
-        if earlier(c.ts, order, f.first_ts, e.first_order) {
-            f.first = occurrence(location, c.uid.as_deref());
-            f.first_ts = c.ts;
-            f.t = time(c.ts);
+    /// Makes the record at (`location`, `order`) the first of the aggregate at `entry`.
+    fn set_first(&mut self, entry: u32, c: &Conn<'_>, location: &Location, order: u64) {
+        if let Some((_, e)) = self.entries.get_mut(entry as usize) {
+            e.fact.first = occurrence(location, c.uid.as_deref());
+            e.fact.first_ts = c.ts;
+            e.fact.t = time(c.ts);
             e.first_order = order;
         }
-        if c.ts.is_some_and(|ts| f.last_ts.is_none_or(|l| ts > l)) {
-            f.last_ts = c.ts;
+    }
+
+    /// Brings every aggregate up to date with what its destination's [`Latest`] counted, and
+    /// forgets the latest aggregates.
+    fn settle(&mut self) {
+        for (_, mut l) in self.latest.drain() {
+            if let Some((_, e)) = self.entries.get_mut(l.entry as usize) {
+                l.settle(e);
+            }
         }
     }
 
@@ -414,6 +465,8 @@ impl ConnAgg {
     pub fn merge(&mut self, mut other: ConnAgg, cap: usize) {
         self.flush_minute();
         other.flush_minute();
+        self.settle();
+        other.settle();
         if let Some(t) = other.capture_start {
             self.capture_start = Some(self.capture_start.map_or(t, |s| s.min(t)));
         }
@@ -489,7 +542,8 @@ impl ConnAgg {
     }
 
     /// The aggregates, sorted by server, port, proto, services, t.
-    pub fn into_facts(self) -> Vec<ConnFact> {
+    pub fn into_facts(mut self) -> Vec<ConnFact> {
+        self.settle();
         let mut conns: Vec<ConnFact> = self.entries.into_iter().map(|(_, e)| e.fact).collect();
         conns.sort_by(|a, b| {
             (a.server, a.port, &a.proto, &a.services)

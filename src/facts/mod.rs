@@ -1280,6 +1280,8 @@ mod tests {
         let rows = [
             dns(0.0, "a.example"),
             conn(10.0),
+            // Before the first, in the same epoch: it becomes the first.
+            conn(3.0),
             conn(20.0),
             // Late: b.example was asked at 5 s, so connections from then on are its epoch.
             dns(5.0, "b.example"),
@@ -1287,8 +1289,9 @@ mod tests {
             conn(20.0),
             dns(30.0, "c.example"),
             conn(40.0),
-            // Earlier again, and on both sides of the start of c.example's epoch.
-            conn(2.0),
+            // Earlier again (not before the first), and on both sides of the start of
+            // c.example's epoch.
+            conn(4.0),
             conn(29.0),
             conn(30.0),
         ];
@@ -1296,10 +1299,19 @@ mod tests {
             b.record(r, &Location::line(&src, i as u64 + 1));
         }
         let facts = b.finish();
-        // Per epoch: the two before b.example was known and the one at 2 s; the two after and
-        // the one at 29 s; those at 40 s and 30 s.
-        let got: Vec<(f64, u64)> = facts.conns.iter().map(|c| (c.t, c.count)).collect();
-        assert_eq!(got, vec![(2.0, 3), (10.0, 3), (30.0, 2)]);
+        // Per epoch: the three before b.example was known and the one at 4 s; the two after
+        // and the one at 29 s; those at 40 s and 30 s. Each first is its earliest connection.
+        let got: Vec<(f64, u64, String)> = facts
+            .conns
+            .iter()
+            .map(|c| (c.t, c.count, c.first.location.to_string()))
+            .collect();
+        let want = [(3.0, 4, 3), (10.0, 3, 6), (30.0, 2, 12)];
+        let want: Vec<(f64, u64, String)> = want
+            .iter()
+            .map(|&(t, n, line)| (t, n, format!("mixed.log:{line}")))
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]
