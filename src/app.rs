@@ -123,7 +123,13 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
                 zeek_files.push((f, shown));
             }
             InputKind::Capture(_) => {
-                match read_capture(&f, cfg.engine, &mut zeek_files, &mut temp_dirs) {
+                match read_capture(
+                    &f,
+                    cfg.engine,
+                    cfg.temp_dir.as_deref(),
+                    &mut zeek_files,
+                    &mut temp_dirs,
+                ) {
                     Ok(Some(buffered)) => captures.push(buffered),
                     Ok(None) => {}
                     Err(e) => unreadable.push(format!("{}: {e:#}", f.path.display())),
@@ -150,6 +156,7 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
         .sum();
     let progress = Progress::new(total, cfg.quiet);
     let mut builder = FactsBuilder::new();
+    builder.set_join_dir(cfg.temp_dir.clone());
     let mut pdns_collector = cfg.state.as_ref().map(|_| PdnsCollector::new());
     let mut inputs: Vec<InputSummary> = Vec::new();
     let mut file_iter = zeek_files.into_iter().peekable();
@@ -351,6 +358,7 @@ pub const ZEEK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(360
 fn read_capture(
     f: &InputFile,
     engine: Engine,
+    temp_dir: Option<&std::path::Path>,
     zeek_files: &mut Vec<(InputFile, String)>,
     temp_dirs: &mut Vec<ZeekOutput>,
 ) -> Result<Option<(Buffered, InputSummary)>> {
@@ -365,12 +373,12 @@ fn read_capture(
         // Zeek cannot read gzip-compressed captures: hand it a decompressed copy.
         let plain;
         let capture = if f.compressed {
-            plain = decompressed_copy(&f.path)?;
+            plain = decompressed_copy(&f.path, temp_dir)?;
             plain.path().to_path_buf()
         } else {
             f.path.clone()
         };
-        let out = runner.run(&capture)?;
+        let out = runner.run_in(&capture, temp_dir)?;
         let (logs, bad) = input::discover(&[out.path().to_path_buf()]);
         if let Some(b) = bad.first() {
             anyhow::bail!("reading Zeek's logs: {b}");
@@ -387,16 +395,23 @@ fn read_capture(
         temp_dirs.push(out);
         return Ok(None);
     }
-    native_capture(f)
+    native_capture(f, temp_dir)
 }
 
-/// A decompressed copy of a gzip-compressed capture, removed when dropped.
-fn decompressed_copy(path: &std::path::Path) -> Result<tempfile::NamedTempFile> {
+/// A decompressed copy of a gzip-compressed capture in `dir` (`None`: the system's temporary
+/// directory), removed when dropped.
+fn decompressed_copy(
+    path: &std::path::Path,
+    dir: Option<&std::path::Path>,
+) -> Result<tempfile::NamedTempFile> {
     let (mut reader, _) = input::open(path)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix("captriage-")
-        .suffix(".pcap")
-        .tempfile()?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("captriage-").suffix(".pcap");
+    let mut tmp = match dir {
+        Some(d) => builder.tempfile_in(d),
+        None => builder.tempfile(),
+    }
+    .context("cannot create a temporary file for the decompressed capture")?;
     std::io::copy(&mut reader, &mut tmp)
         .with_context(|| format!("cannot decompress {}", path.display()))?;
     Ok(tmp)
@@ -406,8 +421,11 @@ fn native_records(path: &std::path::Path, sink: &mut dyn Sink) -> std::io::Resul
     input::pcap::decode_file(path, sink).map(|_| ())
 }
 
-fn native_capture(f: &InputFile) -> Result<Option<(Buffered, InputSummary)>> {
-    let mut buffered = Buffered::default();
+fn native_capture(
+    f: &InputFile,
+    temp_dir: Option<&std::path::Path>,
+) -> Result<Option<(Buffered, InputSummary)>> {
+    let mut buffered = Buffered::new_in(temp_dir);
     let stats = input::pcap::decode_file(&f.path, &mut buffered).context("cannot read capture")?;
     let summary = InputSummary {
         path: f.path.display().to_string(),

@@ -164,6 +164,10 @@ pub struct AnalyzeArgs {
     /// Threads for reading and parsing conn logs and other large logs (0: one per core).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
+    /// Directory for temporary files: joins past their memory budget, records decoded from a
+    /// capture, Zeek's logs and decompressed captures (default: the system's, `TMPDIR`).
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
     /// Bytes of log rows per batch handed to a parsing thread (for tuning and tests).
     #[arg(long, value_name = "BYTES", default_value_t = crate::input::zeek::DEFAULT_BATCH_BYTES, hide = true)]
     pub batch_bytes: usize,

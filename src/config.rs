@@ -46,6 +46,9 @@ pub struct AnalyzeConfig {
     pub state: Option<PathBuf>,
     pub online: bool,
     pub max_decompressed: u64,
+    /// Where temporary files go (`None`: the system's temporary directory); an existing
+    /// directory.
+    pub temp_dir: Option<PathBuf>,
     /// How conn-phase logs are read in parallel (threads resolved: never 0).
     pub parallel: crate::input::zeek::ParallelOptions,
     pub nameserver: Option<std::net::SocketAddr>,
@@ -165,6 +168,11 @@ impl AnalyzeConfig {
             EngineArg::Zeek => Engine::Zeek,
             EngineArg::Native => Engine::Native,
         };
+        if let Some(d) = &args.temp_dir
+            && !d.is_dir()
+        {
+            anyhow::bail!("--temp-dir {}: not an existing directory", d.display());
+        }
         Ok(AnalyzeConfig {
             paths: args.paths,
             settings,
@@ -184,6 +192,7 @@ impl AnalyzeConfig {
             state: args.state,
             online: args.online,
             max_decompressed: args.max_decompressed,
+            temp_dir: args.temp_dir,
             parallel: crate::input::zeek::ParallelOptions {
                 threads: match args.threads {
                     0 => crate::input::zeek::ParallelOptions::default().threads,

@@ -749,7 +749,6 @@ impl FactsBuilder {
     }
 
     /// Sets the directory of the joins' temporary files (default: the system's).
-    #[doc(hidden)]
     pub fn set_join_dir(&mut self, dir: Option<std::path::PathBuf>) {
         self.joins.set_dir(dir);
     }

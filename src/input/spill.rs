@@ -10,6 +10,7 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -60,6 +61,8 @@ enum PhaseFile {
 /// A [`Sink`] that keeps records on disk per phase and replays them phase by phase.
 pub struct Spill {
     phases: [PhaseFile; PHASES],
+    /// Where the files are created (`None`: the system's temporary directory).
+    dir: Option<PathBuf>,
     /// Distinct sources of the locations seen (a capture has one).
     sources: Vec<Arc<str>>,
     /// Reused encoding buffer.
@@ -77,8 +80,14 @@ impl Default for Spill {
 impl Spill {
     /// An empty spill; files are created when a phase's first record comes.
     pub fn new() -> Spill {
+        Spill::new_in(None)
+    }
+
+    /// An empty spill whose files go to `dir` (`None`: the system's temporary directory).
+    pub fn new_in(dir: Option<&Path>) -> Spill {
         Spill {
             phases: std::array::from_fn(|_| PhaseFile::Empty),
+            dir: dir.map(Path::to_path_buf),
             sources: Vec::new(),
             buf: Vec::new(),
             diagnostics: Vec::new(),
@@ -199,7 +208,11 @@ impl Spill {
             .get_mut(usize::from(record.phase()))
             .ok_or_else(|| "no phase".to_string())?;
         if matches!(slot, PhaseFile::Empty) {
-            let file = tempfile::tempfile().map_err(|e| e.to_string())?;
+            let file = match &self.dir {
+                Some(d) => tempfile::tempfile_in(d),
+                None => tempfile::tempfile(),
+            }
+            .map_err(|e| e.to_string())?;
             *slot = PhaseFile::Writing {
                 out: BufWriter::with_capacity(BUFFER, file),
                 count: 0,

@@ -88,13 +88,22 @@ impl ZeekRunner {
 
     /// Run Zeek on `capture`; its logs end up in the returned temporary directory.
     pub fn run(&self, capture: &Path) -> anyhow::Result<ZeekOutput> {
+        self.run_in(capture, None)
+    }
+
+    /// [`ZeekRunner::run`] with the temporary directory made inside `parent` (`None`: the
+    /// system's temporary directory).
+    pub fn run_in(&self, capture: &Path, parent: Option<&Path>) -> anyhow::Result<ZeekOutput> {
         let capture = capture
             .canonicalize()
             .with_context(|| format!("{}: cannot open capture", capture.display()))?;
-        let dir = tempfile::Builder::new()
-            .prefix("captriage-zeek-")
-            .tempdir()
-            .context("cannot create a temporary directory for Zeek's logs")?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("captriage-zeek-");
+        let dir = match parent {
+            Some(p) => builder.tempdir_in(p),
+            None => builder.tempdir(),
+        }
+        .context("cannot create a temporary directory for Zeek's logs")?;
         let mut child = Command::new(&self.program)
             .args(Self::args(&capture))
             .current_dir(dir.path())

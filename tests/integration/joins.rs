@@ -4,8 +4,9 @@
 //! the reference case with its intel, are analysed with the default budget and with a budget of
 //! 0 and 1 record (everything spills), on one thread and on two; the JSON reports must be
 //! byte-identical. A session whose uid names no connection joins by its 4-tuple in both modes
-//! (on the logs of a real trace), and a temporary directory that cannot be written to gives a
-//! diagnostic, not a panic.
+//! (on the logs of a real trace), a temporary directory that cannot be written to gives a
+//! diagnostic, not a panic, and `--temp-dir` decides where the joins and a capture's decoded
+//! records go.
 
 use super::parallel::json;
 use captriage::facts::{Facts, FactsBuilder, override_join_budget};
@@ -182,4 +183,60 @@ fn an_unwritable_temporary_directory_is_a_diagnostic_and_the_joins_stay_in_memor
         "{msgs:?}"
     );
     assert!(msgs[0].contains("ssl.log"), "{msgs:?}");
+}
+
+#[test]
+fn the_temp_dir_option_decides_where_the_spills_go() {
+    // A directory where no file can be made shows where the temporary files went: the joins
+    // (everything spilled) and the records decoded from a capture report the failure there,
+    // while a writable directory gives the same report as the system's temporary directory.
+    let logs = Path::new("tests/data/zeek/ladder/starttls-imap/v2.6");
+    let capture = Path::new("tests/data/zeek-traces/tls13-mldsa-selfsigned-rawip/trace.pcap");
+    let writable = tempfile::tempdir().unwrap();
+    let dir = writable.path().to_str().unwrap();
+    for input in [logs, capture] {
+        let want = json(&analyze(input, &[], Some(0)));
+        let got = json(&analyze(input, &["--temp-dir", dir], Some(0)));
+        assert_eq!(got, want, "{}", input.display());
+    }
+    let messages =
+        |r: &Report| -> Vec<String> { r.diagnostics.iter().map(|d| d.to_string()).collect() };
+    let bad = analyze(logs, &["--temp-dir", "/proc"], Some(0));
+    let msgs = messages(&bad);
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("join state kept in memory: cannot make a temporary file")),
+        "{msgs:?}"
+    );
+    assert_eq!(
+        bad.alerts.len(),
+        analyze(logs, &[], None).alerts.len(),
+        "the joins stay in memory"
+    );
+    let msgs = messages(&analyze(capture, &["--temp-dir", "/proc"], None));
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("trace.pcap") && m.contains("lost: temporary file")),
+        "{msgs:?}"
+    );
+}
+
+#[test]
+fn a_temp_dir_that_is_not_a_directory_is_refused_before_reading() {
+    let argv = [
+        "captriage",
+        "analyze",
+        "tests/data/zeek/ladder/starttls-imap/v2.6",
+        "--temp-dir",
+        "tests/data/zeek/ladder/starttls-imap/v2.6/conn.log",
+    ];
+    let cli = <captriage::cli::Cli as clap::Parser>::try_parse_from(argv).unwrap();
+    let captriage::cli::Command::Analyze(a) = cli.command else {
+        panic!("not analyze")
+    };
+    let err = captriage::config::AnalyzeConfig::from_args(*a).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "--temp-dir tests/data/zeek/ladder/starttls-imap/v2.6/conn.log: not an existing directory"
+    );
 }
