@@ -102,7 +102,11 @@ pub(crate) struct Header {
 impl Header {
     /// Whether `line` is a meta line (or comment) rather than data.
     pub(crate) fn is_meta(&mut self, line: &[u8]) -> bool {
-        if line.first() == Some(&b'#') || line.starts_with(&self.meta.prefix) {
+        if line.first() == Some(&b'#') {
+            return true;
+        }
+        // Every line asks: the usual prefix needs no `memcmp` of its own.
+        if self.meta.prefix.as_slice() != b"#" && line.starts_with(&self.meta.prefix) {
             return true;
         }
         // A custom meta prefix declares itself with `<prefix>separator ` before any schema.
