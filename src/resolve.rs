@@ -466,11 +466,7 @@ mod tests {
                 &|_| false,
             ];
             for q in 0..80 {
-                let t = match q {
-                    0 => f64::NEG_INFINITY,
-                    1 => f64::INFINITY,
-                    _ => next(2 * (ts as u64 + 2)) as f64 / 2.0 - 5.0,
-                };
+                let t = probe_time(q, ts, &mut next);
                 for in_s in sets {
                     assert_eq!(
                         r.pick(a, t, in_s),
@@ -479,6 +475,16 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// The `q`-th time asked of a history whose answers reached `ts`: both infinities first,
+    /// then half seconds from before the first answer to after the last.
+    fn probe_time(q: usize, ts: f64, next: &mut impl FnMut(u64) -> u64) -> f64 {
+        match q {
+            0 => f64::NEG_INFINITY,
+            1 => f64::INFINITY,
+            _ => next(2 * (ts as u64 + 2)) as f64 / 2.0 - 5.0,
         }
     }
 
@@ -523,11 +529,7 @@ mod tests {
                 assert!(r.generation() > before);
             }
             for q in 0..40 {
-                let t = match q {
-                    0 => f64::NEG_INFINITY,
-                    1 => f64::INFINITY,
-                    _ => next(2 * (ts as u64 + 4)) as f64 / 2.0 - 5.0,
-                };
+                let t = probe_time(q, ts, &mut next);
                 for a in addrs {
                     let span = r.span(a, t);
                     let want = epoch_by_count(&r, a, t);

@@ -1253,28 +1253,16 @@ mod tests {
         // the aggregate a destination's connections went to must not outlive a change of its
         // names, even for a connection at a time seen before.
         let src: std::sync::Arc<str> = std::sync::Arc::from("mixed.log");
-        let server: IpAddr = "192.0.2.7".parse().unwrap();
         let dns = |ts: f64, name: &str| {
             Record::Dns(Dns {
                 ts: Some(ts),
                 query: Some(name.to_string().into()),
                 qtype_name: Some("A".into()),
-                answers: vec!["192.0.2.7".into()],
+                answers: vec!["10.0.0.1".into()],
                 ..Dns::default()
             })
         };
-        let conn = |ts: f64| {
-            Record::Conn(Conn {
-                ts: Some(ts),
-                id: Endpoints {
-                    resp_h: Some(server),
-                    resp_p: Some(443),
-                    ..Endpoints::default()
-                },
-                proto: Some("tcp".into()),
-                ..Conn::default()
-            })
-        };
+        let conn = conn_at;
         let mut b = FactsBuilder::new();
         let rows = [
             dns(0.0, "a.example"),
