@@ -202,6 +202,33 @@ mod tests {
     const NASTY: &str = "a b;$(touch pwned)'\"&|*.pcap";
 
     #[test]
+    fn logs_go_to_a_directory_inside_the_one_asked_for() {
+        let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let bin = tempfile::tempdir().unwrap();
+        let parent = tempfile::tempdir().unwrap();
+        let runner = ZeekRunner {
+            program: stand_in(bin.path(), "printf '#path\\tconn\\n' > conn.log"),
+            timeout: Duration::from_secs(20),
+        };
+        let out = runner
+            .run_in(Path::new("Cargo.toml"), Some(parent.path()))
+            .unwrap();
+        assert_eq!(
+            out.path().parent().map(Path::to_path_buf),
+            Some(parent.path().to_path_buf())
+        );
+        assert!(out.path().join("conn.log").is_file());
+        let missing = parent.path().join("missing");
+        let err = format!(
+            "{:#}",
+            runner
+                .run_in(Path::new("Cargo.toml"), Some(&missing))
+                .unwrap_err()
+        );
+        assert!(err.contains("cannot create a temporary directory"), "{err}");
+    }
+
+    #[test]
     fn arguments_arrive_verbatim_and_nothing_is_executed() {
         let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let bin = tempfile::tempdir().unwrap();
