@@ -4,9 +4,10 @@
 //! is the [`Sink`] between the two: each record goes, postcard-encoded and length-prefixed, into
 //! an anonymous temporary file of its phase, and [`Spill::replay`] hands one phase's records back
 //! in the order they came, each with its location. Memory stays at a few buffers whatever the
-//! capture's size. Diagnostics are few (the decoder caps them per kind) and stay in memory. A
-//! failure of the temporary files themselves loses records but never stops the run: it becomes a
-//! diagnostic naming the capture and the number of records lost.
+//! capture's size. Diagnostics are few (the decoder caps them per kind) and stay in memory. When
+//! a phase's temporary file cannot be made, its records are kept in memory, encoded the same way,
+//! and a diagnostic says so; a file that fails later loses its records but never stops the run:
+//! that becomes a diagnostic naming the capture and the number of records lost.
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
@@ -48,6 +49,12 @@ enum PhaseFile {
     Writing {
         out: BufWriter<File>,
         count: u64,
+    },
+    /// No file could be made: the encoded records are kept here, with why.
+    Memory {
+        data: Vec<u8>,
+        count: u64,
+        error: String,
     },
     /// The file could not be created or written: records of this phase since then are lost.
     Failed {
@@ -97,7 +104,7 @@ impl Spill {
     /// Records held for `phase` (those written so far and not yet replayed).
     pub fn count(&self, phase: u8) -> u64 {
         match self.phases.get(usize::from(phase)) {
-            Some(PhaseFile::Writing { count, .. }) => *count,
+            Some(PhaseFile::Writing { count, .. } | PhaseFile::Memory { count, .. }) => *count,
             _ => 0,
         }
     }
@@ -123,7 +130,24 @@ impl Spill {
         };
         match std::mem::replace(slot, PhaseFile::Done) {
             PhaseFile::Writing { out, count } => {
-                if let Err(e) = self.read_back(out, count, sink) {
+                let file = out
+                    .into_inner()
+                    .map_err(|e| e.into_error())
+                    .and_then(|mut f| {
+                        f.seek(SeekFrom::Start(0))?;
+                        Ok(f)
+                    });
+                let read = file
+                    .and_then(|f| self.read_back(BufReader::with_capacity(BUFFER, f), count, sink));
+                if let Err(e) = read {
+                    self.problem(format!("records of phase {phase} lost: {e}"));
+                }
+            }
+            PhaseFile::Memory { data, count, error } => {
+                self.problem(format!(
+                    "{count} records of phase {phase} kept in memory: temporary file: {error}"
+                ));
+                if let Err(e) = self.read_back(io::Cursor::new(data), count, sink) {
                     self.problem(format!("records of phase {phase} lost: {e}"));
                 }
             }
@@ -136,15 +160,8 @@ impl Spill {
         }
     }
 
-    fn read_back(
-        &mut self,
-        out: BufWriter<File>,
-        count: u64,
-        sink: &mut dyn Sink,
-    ) -> io::Result<()> {
-        let mut file = out.into_inner().map_err(|e| e.into_error())?;
-        file.seek(SeekFrom::Start(0))?;
-        let mut r = BufReader::with_capacity(BUFFER, file);
+    /// Delivers the `count` records encoded in `r` to `sink`.
+    fn read_back(&mut self, mut r: impl Read, count: u64, sink: &mut dyn Sink) -> io::Result<()> {
         let mut len = [0u8; 4];
         for _ in 0..count {
             r.read_exact(&mut len)?;
@@ -211,11 +228,17 @@ impl Spill {
             let file = match &self.dir {
                 Some(d) => tempfile::tempfile_in(d),
                 None => tempfile::tempfile(),
-            }
-            .map_err(|e| e.to_string())?;
-            *slot = PhaseFile::Writing {
-                out: BufWriter::with_capacity(BUFFER, file),
-                count: 0,
+            };
+            *slot = match file {
+                Ok(file) => PhaseFile::Writing {
+                    out: BufWriter::with_capacity(BUFFER, file),
+                    count: 0,
+                },
+                Err(e) => PhaseFile::Memory {
+                    data: Vec::new(),
+                    count: 0,
+                    error: e.to_string(),
+                },
             };
         }
         let result = match slot {
@@ -225,6 +248,11 @@ impl Spill {
                     *count += 1;
                 }
                 r
+            }
+            PhaseFile::Memory { data, count, .. } => {
+                data.extend_from_slice(&buf);
+                *count += 1;
+                Ok(())
             }
             PhaseFile::Failed { error, .. } => Err(error.clone()),
             PhaseFile::Done => Err("record came after its phase was replayed".to_string()),
@@ -248,10 +276,12 @@ impl Sink for Spill {
                     lost: lost + 1,
                 },
                 // What was written before the failure is lost with the file.
-                PhaseFile::Writing { count, .. } => PhaseFile::Failed {
-                    error,
-                    lost: count + 1,
-                },
+                PhaseFile::Writing { count, .. } | PhaseFile::Memory { count, .. } => {
+                    PhaseFile::Failed {
+                        error,
+                        lost: count + 1,
+                    }
+                }
                 PhaseFile::Empty | PhaseFile::Done => PhaseFile::Failed { error, lost: 1 },
             };
         }
@@ -444,6 +474,38 @@ mod tests {
         }
         assert_eq!(expected.iter().map(Vec::len).sum::<usize>(), records.len());
         assert!(spill.diagnostics.is_empty(), "{:?}", spill.diagnostics);
+    }
+
+    #[test]
+    fn without_a_temporary_file_the_records_are_kept_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        let source: Arc<str> = Arc::from("capture.pcap");
+        let records = every_kind();
+        let mut spill = Spill::new_in(Some(&missing));
+        for (n, r) in records.iter().enumerate() {
+            spill.record(r.clone(), &Location::packet(&source, n as u64 + 1));
+        }
+        let mut got = Collect::default();
+        for phase in 0..PHASES as u8 {
+            assert_eq!(
+                spill.count(phase),
+                records.iter().filter(|r| r.phase() == phase).count() as u64
+            );
+            spill.replay(phase, &mut got);
+        }
+        let mut want: Vec<Record<'static>> = records.clone();
+        want.sort_by_key(Record::phase);
+        let got_records: Vec<Record<'static>> = got.got.into_iter().map(|(r, _)| r).collect();
+        assert_eq!(got_records, want);
+        let msgs: Vec<String> = spill.diagnostics.iter().map(|d| d.to_string()).collect();
+        let phases: std::collections::BTreeSet<u8> = records.iter().map(Record::phase).collect();
+        assert_eq!(msgs.len(), phases.len(), "{msgs:?}");
+        assert!(
+            msgs.iter().all(|m| m.starts_with("capture.pcap: ")
+                && m.contains("kept in memory: temporary file:")),
+            "{msgs:?}"
+        );
     }
 
     #[test]

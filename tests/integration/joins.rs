@@ -188,10 +188,12 @@ fn an_unwritable_temporary_directory_is_a_diagnostic_and_the_joins_stay_in_memor
 #[test]
 fn the_temp_dir_option_decides_where_the_spills_go() {
     // A directory where no file can be made shows where the temporary files went: the joins
-    // (everything spilled) and the records decoded from a capture report the failure there,
-    // while a writable directory gives the same report as the system's temporary directory.
+    // (everything spilled) and the records decoded from a capture report the failure there and
+    // stay in memory, while a writable directory gives the same report as the system's
+    // temporary directory.
     let logs = Path::new("tests/data/zeek/ladder/starttls-imap/v2.6");
-    let capture = Path::new("tests/data/zeek-traces/tls13-mldsa-selfsigned-rawip/trace.pcap");
+    // A capture with alerts, its records in three phases (DNS, HTTP, conn).
+    let capture = Path::new("tests/data/zeek-traces/wikipedia-default/trace.pcap");
     let writable = tempfile::tempdir().unwrap();
     let dir = writable.path().to_str().unwrap();
     for input in [logs, capture] {
@@ -213,12 +215,28 @@ fn the_temp_dir_option_decides_where_the_spills_go() {
         analyze(logs, &[], None).alerts.len(),
         "the joins stay in memory"
     );
-    let msgs = messages(&analyze(capture, &["--temp-dir", "/proc"], None));
-    assert!(
-        msgs.iter()
-            .any(|m| m.contains("trace.pcap") && m.contains("lost: temporary file")),
-        "{msgs:?}"
+    // The capture's records stay in memory too: the same alerts, and a diagnostic per phase.
+    let bad = analyze(capture, &["--temp-dir", "/proc"], None);
+    let good = analyze(capture, &[], None);
+    assert_eq!(good.alerts.len(), 6);
+    assert_eq!(
+        json_alerts(&bad),
+        json_alerts(&good),
+        "the capture's records are kept in memory"
     );
+    let msgs = messages(&bad);
+    let kept: Vec<&String> = msgs
+        .iter()
+        .filter(|m| m.contains("trace.pcap") && m.contains("kept in memory: temporary file"))
+        .collect();
+    assert!(!kept.is_empty(), "{msgs:?}");
+    assert_eq!(msgs.len(), messages(&good).len() + kept.len(), "{msgs:?}");
+}
+
+/// The alerts of `r`'s JSON report.
+fn json_alerts(r: &Report) -> String {
+    let v: serde_json::Value = serde_json::from_str(&json(r)).unwrap();
+    v["alerts"].to_string()
 }
 
 #[test]
