@@ -123,9 +123,12 @@ pub struct Resolver {
     /// Side-file names per address, with their source (`pdns:FILE`).
     side: HashMap<IpAddr, BTreeMap<String, BTreeSet<String>>>,
     /// The runs' starts for `epoch`, built once `epoch` was asked more often since the last
-    /// change than there are addresses (so a log that mixes DNS and conn rows never rebuilds
-    /// it per row); `None` inside when there are too many runs to index with `u32`.
+    /// change than there are runs (so a log that mixes DNS and conn rows never rebuilds it per
+    /// row: the building is paid for by the lookups before it); `None` inside when there are too
+    /// many runs to index with `u32`.
     starts: OnceLock<Option<Starts>>,
+    /// Runs of all addresses.
+    run_count: usize,
     /// `epoch` lookups made on the runs since the last change.
     unindexed: AtomicUsize,
     /// How many times the runs changed, so that callers can tell when spans they kept are
@@ -211,6 +214,7 @@ impl Resolver {
         };
         let at = runs.partition_point(|r| r.first <= ts);
         runs.insert(at, run);
+        self.run_count += 1;
     }
 
     /// Adds a side-file name for `ip` (no time), with its source.
@@ -331,7 +335,7 @@ impl Resolver {
     pub fn span(&self, ip: IpAddr, t: f64) -> Span {
         let indexed = match self.starts.get() {
             Some(s) => s.as_ref(),
-            None if self.unindexed.fetch_add(1, Ordering::Relaxed) < self.runs.len() => None,
+            None if self.unindexed.fetch_add(1, Ordering::Relaxed) < self.run_count => None,
             None => self.starts.get_or_init(|| Starts::of(&self.runs)).as_ref(),
         };
         match indexed {
@@ -563,6 +567,32 @@ mod tests {
         let mut fresh = Resolver::new();
         fresh.add(addrs[0], "a.example", 0, Some(1.0));
         assert!(fresh.starts.get().is_none());
+    }
+
+    #[test]
+    fn the_index_is_built_once_there_were_as_many_lookups_as_runs() {
+        // Building the index costs the runs; lookups in between changes pay for it, so a log
+        // mixing answers and connections (a lookup after each answer) never builds it.
+        let mut r = Resolver::new();
+        let a = ip("104.16.0.1");
+        let name = |i: usize| ["x.example", "y.example"][i % 2];
+        for i in 0..1000 {
+            r.add(a, name(i), 0, Some(i as f64));
+        }
+        for i in 1000..1100 {
+            r.add(a, name(i), 0, Some(i as f64));
+            assert_eq!(r.epoch(a, i as f64), i as u32 + 1);
+            assert!(r.starts.get().is_none(), "rebuilt after answer {i}");
+        }
+        assert_eq!(r.run_count, 1100);
+        // One lookup since the last answer, and 1,099 more.
+        for _ in 1..1100 {
+            assert_eq!(r.epoch(a, 10.5), 11);
+        }
+        assert!(r.starts.get().is_none());
+        assert_eq!(r.epoch(a, 10.5), 11);
+        assert!(r.starts.get().is_some());
+        assert_eq!(r.epoch(a, 10.5), 11);
     }
 
     #[test]
