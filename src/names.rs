@@ -119,30 +119,39 @@ fn dotted_quad(raw: &[u8]) -> Option<std::net::Ipv4Addr> {
     if raw.len() < 7 || raw.len() > 15 {
         return None;
     }
+    let digit = |i: usize| {
+        raw.get(i)
+            .map(|b| b.wrapping_sub(b'0'))
+            .filter(|d| *d <= 9)
+            .map(u32::from)
+    };
     let mut octets = [0u8; 4];
-    // The octet being read, its value and its digits so far.
-    let (mut k, mut v, mut digits) = (0usize, 0u32, 0u32);
-    for &b in raw {
-        if b == b'.' {
-            if digits == 0 {
+    let mut i = 0;
+    // Octet by octet, unrolled: a loop over the bytes with a state per byte cost twice as much.
+    for (k, octet) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if raw.get(i) != Some(&b'.') {
                 return None;
             }
-            *octets.get_mut(k)? = u8::try_from(v).ok()?;
-            (k, v, digits) = (k + 1, 0, 0);
-        } else {
-            let d = b.wrapping_sub(b'0');
-            // Not a digit, a fourth digit, or a digit after a leading zero.
-            if d > 9 || digits == 3 || (digits > 0 && v == 0) {
-                return None;
-            }
-            (v, digits) = (v * 10 + u32::from(d), digits + 1);
+            i += 1;
         }
+        let mut v = digit(i)?;
+        i += 1;
+        if let Some(d) = digit(i) {
+            // No digit after a leading zero.
+            if v == 0 {
+                return None;
+            }
+            v = v * 10 + d;
+            i += 1;
+            if let Some(d) = digit(i) {
+                v = v * 10 + d;
+                i += 1;
+            }
+        }
+        *octet = u8::try_from(v).ok()?;
     }
-    if k != 3 || digits == 0 {
-        return None;
-    }
-    *octets.get_mut(3)? = u8::try_from(v).ok()?;
-    Some(std::net::Ipv4Addr::from(octets))
+    (i == raw.len()).then(|| std::net::Ipv4Addr::from(octets))
 }
 
 /// Maps an IPv4-mapped IPv6 address to its IPv4 address; other addresses unchanged.
