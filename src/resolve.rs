@@ -131,8 +131,7 @@ pub struct Resolver {
     run_count: usize,
     /// `epoch` lookups made on the runs since the last change.
     unindexed: AtomicUsize,
-    /// How many times the runs changed, so that callers can tell when spans they kept are
-    /// stale.
+    /// How many runs were made, so that callers can tell when spans they kept are stale.
     generation: u64,
 }
 
@@ -171,11 +170,6 @@ impl Resolver {
     pub fn add(&mut self, ip: IpAddr, name: &str, rank: Rank, ts: Option<f64>) {
         let ts = ts.unwrap_or(f64::NEG_INFINITY);
         let id = self.intern(name);
-        if self.starts.get().is_some() {
-            self.starts = OnceLock::new();
-        }
-        *self.unindexed.get_mut() = 0;
-        self.generation += 1;
         let addr = self.runs.entry(ip).or_default();
         addr.reach = OnceLock::new();
         let runs = &mut addr.runs;
@@ -214,7 +208,14 @@ impl Resolver {
         };
         let at = runs.partition_point(|r| r.first <= ts);
         runs.insert(at, run);
+        // Only a new run changes the starts (an extended one changes its end, which epochs and
+        // spans do not read).
         self.run_count += 1;
+        self.generation += 1;
+        *self.unindexed.get_mut() = 0;
+        if self.starts.get().is_some() {
+            self.starts = OnceLock::new();
+        }
     }
 
     /// Adds a side-file name for `ip` (no time), with its source.
@@ -347,7 +348,7 @@ impl Resolver {
         }
     }
 
-    /// Changes so far: spans taken at one generation hold until the next.
+    /// Runs made so far: spans taken at one generation hold until the next.
     pub fn generation(&self) -> u64 {
         self.generation
     }
@@ -528,9 +529,10 @@ mod tests {
                 };
                 let a = addrs[next(3) as usize];
                 let name = ["a.example", "b.example", "c.example"][next(3) as usize];
-                let before = r.generation();
+                let (before, runs_before) = (r.generation(), r.run_count);
                 r.add(a, name, 0, at);
-                assert!(r.generation() > before);
+                // A new generation exactly when a run was made.
+                assert_eq!(r.generation() > before, r.run_count > runs_before);
             }
             for q in 0..40 {
                 let t = probe_time(q, ts, &mut next);
@@ -593,6 +595,14 @@ mod tests {
         assert_eq!(r.epoch(a, 10.5), 11);
         assert!(r.starts.get().is_some());
         assert_eq!(r.epoch(a, 10.5), 11);
+        // Answers that only extend the latest run keep the index and the generation.
+        let generation = r.generation();
+        for i in 1100..1200 {
+            r.add(a, name(1099), 0, Some(i as f64));
+        }
+        assert_eq!(r.generation(), generation);
+        assert!(r.starts.get().is_some());
+        assert_eq!(r.epoch(a, 1150.0), 1100);
     }
 
     #[test]
