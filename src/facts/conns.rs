@@ -33,30 +33,36 @@ type DestKey = (IpAddr, Option<u16>, u32, u32);
 /// The aggregate a destination's latest connection went to, the times whose connections go to
 /// the same one (those of its name epoch), and what its connections since added to it: nearly
 /// every row then touches this alone, not the aggregate, whose counts are brought up to date by
-/// [`ConnAgg::settle`] before anything reads them.
+/// [`ConnAgg::settle`] before anything reads them. It is kept to 48 bytes (80 with its key), as
+/// one is read for nearly every row and a thread holds one per destination: times are plain
+/// `f64`s, and connections whose time is known but not finite do not go through it.
 #[derive(Clone, Copy, Debug)]
 struct Latest {
     from: f64,
     until: f64,
-    entry: u32,
-    /// Connections counted here and not yet in the aggregate, their bytes and latest time.
-    count: u64,
+    /// The aggregate's first time (+∞ when unknown): a connection later than it cannot come
+    /// before the aggregate's first, and only one that is not is compared with it in full.
+    first_ts: f64,
+    /// The latest time counted here, −∞ when none.
+    last_ts: f64,
+    /// Connections counted here and not yet in the aggregate, and their bytes.
     bytes: u64,
-    last_ts: Option<f64>,
-    /// The aggregate's first (time, order), to tell whether a connection comes before it.
-    first_ts: Option<f64>,
-    first_order: u64,
+    count: u32,
+    entry: u32,
 }
+
+/// Connections a [`Latest`] counts before it settles into its aggregate (tests settle after a
+/// few, so that every test goes through the path).
+const LATEST_COUNT_MAX: u32 = if cfg!(test) { 3 } else { u32::MAX };
 
 impl Latest {
     /// Moves what was counted here into the aggregate `e`.
     fn settle(&mut self, e: &mut Entry) {
         let f = &mut e.fact;
-        f.count += std::mem::take(&mut self.count);
+        f.count += u64::from(std::mem::take(&mut self.count));
         f.bytes = f.bytes.saturating_add(std::mem::take(&mut self.bytes));
-        if let Some(l) = self.last_ts.take()
-            && f.last_ts.is_none_or(|m| l > m)
-        {
+        let l = std::mem::replace(&mut self.last_ts, f64::NEG_INFINITY);
+        if l > f64::NEG_INFINITY && f.last_ts.is_none_or(|m| l > m) {
             f.last_ts = Some(l);
         }
     }
@@ -329,19 +335,33 @@ impl ConnAgg {
             self.latest_of = ctx.resolver.generation();
         }
         let bytes = bytes_of(c);
-        if let Some(l) = self.latest.get_mut(&dest)
+        // Times that are known but not finite would not survive the plain encoding of
+        // `Latest`: their connections go to their aggregate directly.
+        let plain = c.ts.is_none_or(f64::is_finite);
+        if plain
+            && let Some(l) = self.latest.get_mut(&dest)
             && l.from <= t
             && t < l.until
         {
+            if l.count == LATEST_COUNT_MAX
+                && let Some((_, e)) = self.entries.get_mut(l.entry as usize)
+            {
+                l.settle(e);
+            }
             l.count += 1;
             l.bytes = l.bytes.saturating_add(bytes);
-            if c.ts.is_some_and(|ts| l.last_ts.is_none_or(|m| ts > m)) {
-                l.last_ts = c.ts;
+            let ts = c.ts.unwrap_or(f64::INFINITY);
+            if c.ts.is_some() && ts > l.last_ts {
+                l.last_ts = ts;
             }
-            if earlier(c.ts, order, l.first_ts, l.first_order) {
-                (l.first_ts, l.first_order) = (c.ts, order);
-                let entry = l.entry;
-                self.set_first(entry, c, location, order);
+            if ts > l.first_ts {
+                return None;
+            }
+            let entry = l.entry;
+            if self.first_if_earlier(entry, c, location, order)
+                && let Some(l) = self.latest.get_mut(&dest)
+            {
+                l.first_ts = ts;
             }
             return None;
         }
@@ -352,20 +372,34 @@ impl ConnAgg {
             Some(&entry) => entry,
             None => self.add_new(c, location, order, ctx, key)?,
         };
-        let (_, e) = self.entries.get(entry as usize)?;
-        if earlier(c.ts, order, e.fact.first_ts, e.first_order) {
-            self.set_first(entry, c, location, order);
+        self.first_if_earlier(entry, c, location, order);
+        if !plain {
+            if let Some(mut old) = self.latest.remove(&dest)
+                && let Some((_, e)) = self.entries.get_mut(old.entry as usize)
+            {
+                old.settle(e);
+            }
+            if let Some((_, e)) = self.entries.get_mut(entry as usize) {
+                let f = &mut e.fact;
+                f.count += 1;
+                f.bytes = f.bytes.saturating_add(bytes);
+                if let Some(l) = c.ts
+                    && f.last_ts.is_none_or(|m| l > m)
+                {
+                    f.last_ts = Some(l);
+                }
+            }
+            return None;
         }
         let (_, e) = self.entries.get(entry as usize)?;
         let l = Latest {
             from: span.from,
             until: span.until,
-            entry,
-            count: 1,
+            first_ts: e.fact.first_ts.unwrap_or(f64::INFINITY),
+            last_ts: c.ts.unwrap_or(f64::NEG_INFINITY),
             bytes,
-            last_ts: c.ts,
-            first_ts: e.fact.first_ts,
-            first_order: e.first_order,
+            count: 1,
+            entry,
         };
         if let Some(mut old) = self.latest.insert(dest, l)
             && let Some((_, e)) = self.entries.get_mut(old.entry as usize)
@@ -373,6 +407,25 @@ impl ConnAgg {
             old.settle(e);
         }
         None
+    }
+
+    /// Makes the record at (`location`, `order`) the first of the aggregate at `entry` if it
+    /// comes before the aggregate's first; says whether it did.
+    fn first_if_earlier(
+        &mut self,
+        entry: u32,
+        c: &Conn<'_>,
+        location: &Location,
+        order: u64,
+    ) -> bool {
+        let before = self
+            .entries
+            .get(entry as usize)
+            .is_some_and(|(_, e)| earlier(c.ts, order, e.fact.first_ts, e.first_order));
+        if before {
+            self.set_first(entry, c, location, order);
+        }
+        before
     }
 
     /// Makes the record at (`location`, `order`) the first of the aggregate at `entry`.

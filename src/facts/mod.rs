@@ -1302,6 +1302,125 @@ mod tests {
     }
 
     #[test]
+    fn unknown_and_non_finite_times_count_and_pick_the_first_as_the_order_says() {
+        // One destination, connections at times of every kind: a known time beats an unknown
+        // one, then the earlier time (−∞ included), then the earlier line; NaN is never earlier.
+        let src: std::sync::Arc<str> = std::sync::Arc::from("conn.log");
+        let times = [
+            Some(10.0),
+            None,
+            Some(f64::INFINITY),
+            Some(5.0),
+            Some(f64::NEG_INFINITY),
+            Some(20.0),
+            Some(5.0),
+            Some(f64::NAN),
+            Some(7.0),
+            None,
+        ];
+        let mut b = FactsBuilder::new();
+        for (i, ts) in times.into_iter().enumerate() {
+            let Record::Conn(mut c) = conn_at(0.0) else {
+                unreachable!()
+            };
+            c.ts = ts;
+            c.orig_bytes = Some(1 << i);
+            b.record(Record::Conn(c), &Location::line(&src, i as u64 + 1));
+        }
+        let facts = b.finish();
+        let got: Vec<_> = facts
+            .conns
+            .iter()
+            .map(|c| {
+                (
+                    c.count,
+                    c.bytes,
+                    c.first_ts,
+                    c.last_ts,
+                    c.first.location.to_string(),
+                )
+            })
+            .collect();
+        let want = vec![(
+            10,
+            1023,
+            Some(f64::NEG_INFINITY),
+            Some(f64::INFINITY),
+            "conn.log:5".to_string(),
+        )];
+        assert_eq!(got, want);
+
+        // A destination whose first connection has no time: the first known time takes its
+        // place, and a last time of −∞ is a last time.
+        let ports = [80, 80, 8080, 8080, 8080, 8080];
+        let times = [
+            None,
+            Some(f64::NEG_INFINITY),
+            None,
+            None,
+            Some(4.0),
+            Some(6.0),
+        ];
+        let mut b = FactsBuilder::new();
+        for (i, (port, ts)) in ports.into_iter().zip(times).enumerate() {
+            let Record::Conn(mut c) = conn_at(0.0) else {
+                unreachable!()
+            };
+            (c.ts, c.id.resp_p) = (ts, Some(port));
+            b.record(Record::Conn(c), &Location::line(&src, i as u64 + 1));
+        }
+        let facts = b.finish();
+        let got: Vec<_> = facts
+            .conns
+            .iter()
+            .map(|c| {
+                (
+                    c.port,
+                    c.count,
+                    c.first_ts,
+                    c.last_ts,
+                    c.first.location.to_string(),
+                )
+            })
+            .collect();
+        let want = vec![
+            (
+                Some(80),
+                2,
+                Some(f64::NEG_INFINITY),
+                Some(f64::NEG_INFINITY),
+                "conn.log:2".to_string(),
+            ),
+            (
+                Some(8080),
+                4,
+                Some(4.0),
+                Some(6.0),
+                "conn.log:5".to_string(),
+            ),
+        ];
+        assert_eq!(got, want);
+
+        // Known times only, out of order, with ties: the first is the earliest, the earliest
+        // line among equals; the last the latest.
+        let times = [8.0, 9.0, 3.0, 12.0, 3.0, 2.5, 2.5, 30.0, 1.0, 29.0, 1.0];
+        let mut b = FactsBuilder::new();
+        for (i, ts) in times.into_iter().enumerate() {
+            b.record(conn_at(ts), &Location::line(&src, i as u64 + 1));
+        }
+        let facts = b.finish();
+        let got: Vec<_> = facts
+            .conns
+            .iter()
+            .map(|c| (c.count, c.first_ts, c.last_ts, c.first.location.to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(11, Some(1.0), Some(30.0), "conn.log:9".to_string())]
+        );
+    }
+
+    #[test]
     fn tls_sessions_group_per_shape_and_name_epoch_with_their_connection_times() {
         let mut b = FactsBuilder::new();
         let src: std::sync::Arc<str> = std::sync::Arc::from("x.log");
