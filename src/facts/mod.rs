@@ -1303,121 +1303,81 @@ mod tests {
 
     #[test]
     fn unknown_and_non_finite_times_count_and_pick_the_first_as_the_order_says() {
+        /// Port, count, bytes, first and last time, and first line of each aggregate of
+        /// connections to 10.0.0.1 at (port, time), the n-th carrying 2^n bytes.
+        type Agg = (Option<u16>, u64, u64, Option<f64>, Option<f64>, String);
+        fn aggregate(rows: &[(u16, Option<f64>)]) -> Vec<Agg> {
+            let src: std::sync::Arc<str> = std::sync::Arc::from("conn.log");
+            let mut b = FactsBuilder::new();
+            for (i, &(port, ts)) in rows.iter().enumerate() {
+                if let Record::Conn(mut c) = conn_at(0.0) {
+                    (c.ts, c.id.resp_p, c.orig_bytes) = (ts, Some(port), Some(1 << i));
+                    b.record(Record::Conn(c), &Location::line(&src, i as u64 + 1));
+                }
+            }
+            let facts = b.finish();
+            let line = |c: &ConnFact| c.first.location.to_string();
+            facts
+                .conns
+                .iter()
+                .map(|c| (c.port, c.count, c.bytes, c.first_ts, c.last_ts, line(c)))
+                .collect()
+        }
+        let (inf, nan) = (f64::INFINITY, f64::NAN);
+        let at = |ts: &[Option<f64>]| ts.iter().map(|&t| (443, t)).collect::<Vec<_>>();
+
         // One destination, connections at times of every kind: a known time beats an unknown
         // one, then the earlier time (−∞ included), then the earlier line; NaN is never earlier.
-        let src: std::sync::Arc<str> = std::sync::Arc::from("conn.log");
         let times = [
             Some(10.0),
             None,
-            Some(f64::INFINITY),
+            Some(inf),
             Some(5.0),
-            Some(f64::NEG_INFINITY),
+            Some(-inf),
             Some(20.0),
             Some(5.0),
-            Some(f64::NAN),
+            Some(nan),
             Some(7.0),
             None,
         ];
-        let mut b = FactsBuilder::new();
-        for (i, ts) in times.into_iter().enumerate() {
-            let Record::Conn(mut c) = conn_at(0.0) else {
-                unreachable!()
-            };
-            c.ts = ts;
-            c.orig_bytes = Some(1 << i);
-            b.record(Record::Conn(c), &Location::line(&src, i as u64 + 1));
-        }
-        let facts = b.finish();
-        let got: Vec<_> = facts
-            .conns
-            .iter()
-            .map(|c| {
-                (
-                    c.count,
-                    c.bytes,
-                    c.first_ts,
-                    c.last_ts,
-                    c.first.location.to_string(),
-                )
-            })
-            .collect();
-        let want = vec![(
+        let want = (
+            Some(443),
             10,
             1023,
-            Some(f64::NEG_INFINITY),
-            Some(f64::INFINITY),
-            "conn.log:5".to_string(),
-        )];
-        assert_eq!(got, want);
+            Some(-inf),
+            Some(inf),
+            "conn.log:5".into(),
+        );
+        assert_eq!(aggregate(&at(&times)), vec![want]);
 
         // A destination whose first connection has no time: the first known time takes its
         // place, and a last time of −∞ is a last time.
-        let ports = [80, 80, 8080, 8080, 8080, 8080];
-        let times = [
-            None,
-            Some(f64::NEG_INFINITY),
-            None,
-            None,
-            Some(4.0),
-            Some(6.0),
+        let rows = [
+            (80, None),
+            (80, Some(-inf)),
+            (8080, None),
+            (8080, None),
+            (8080, Some(4.0)),
+            (8080, Some(6.0)),
         ];
-        let mut b = FactsBuilder::new();
-        for (i, (port, ts)) in ports.into_iter().zip(times).enumerate() {
-            let Record::Conn(mut c) = conn_at(0.0) else {
-                unreachable!()
-            };
-            (c.ts, c.id.resp_p) = (ts, Some(port));
-            b.record(Record::Conn(c), &Location::line(&src, i as u64 + 1));
-        }
-        let facts = b.finish();
-        let got: Vec<_> = facts
-            .conns
-            .iter()
-            .map(|c| {
-                (
-                    c.port,
-                    c.count,
-                    c.first_ts,
-                    c.last_ts,
-                    c.first.location.to_string(),
-                )
-            })
-            .collect();
         let want = vec![
-            (
-                Some(80),
-                2,
-                Some(f64::NEG_INFINITY),
-                Some(f64::NEG_INFINITY),
-                "conn.log:2".to_string(),
-            ),
-            (
-                Some(8080),
-                4,
-                Some(4.0),
-                Some(6.0),
-                "conn.log:5".to_string(),
-            ),
+            (Some(80), 2, 3, Some(-inf), Some(-inf), "conn.log:2".into()),
+            (Some(8080), 4, 60, Some(4.0), Some(6.0), "conn.log:5".into()),
         ];
-        assert_eq!(got, want);
+        assert_eq!(aggregate(&rows), want);
 
         // Known times only, out of order, with ties: the first is the earliest, the earliest
         // line among equals; the last the latest.
-        let times = [8.0, 9.0, 3.0, 12.0, 3.0, 2.5, 2.5, 30.0, 1.0, 29.0, 1.0];
-        let mut b = FactsBuilder::new();
-        for (i, ts) in times.into_iter().enumerate() {
-            b.record(conn_at(ts), &Location::line(&src, i as u64 + 1));
-        }
-        let facts = b.finish();
-        let got: Vec<_> = facts
-            .conns
-            .iter()
-            .map(|c| (c.count, c.first_ts, c.last_ts, c.first.location.to_string()))
-            .collect();
-        assert_eq!(
-            got,
-            vec![(11, Some(1.0), Some(30.0), "conn.log:9".to_string())]
+        let times = [8.0, 9.0, 3.0, 12.0, 3.0, 2.5, 2.5, 30.0, 1.0, 29.0, 1.0].map(Some);
+        let want = (
+            Some(443),
+            11,
+            2047,
+            Some(1.0),
+            Some(30.0),
+            "conn.log:9".into(),
         );
+        assert_eq!(aggregate(&at(&times)), vec![want]);
     }
 
     #[test]
