@@ -530,9 +530,15 @@ mod tests {
                 let a = addrs[next(3) as usize];
                 let name = ["a.example", "b.example", "c.example"][next(3) as usize];
                 let (before, runs_before) = (r.generation(), r.run_count);
+                let t = probe_time(next(40) as usize, ts, &mut next);
+                let kept = r.span(a, t);
                 r.add(a, name, 0, at);
-                // A new generation exactly when a run was made.
+                // A new generation exactly when a run was made; without one, spans taken
+                // before still hold.
                 assert_eq!(r.generation() > before, r.run_count > runs_before);
+                if r.generation() == before {
+                    assert_eq!(r.span(a, t), kept, "{a} at {t} after an answer at {at:?}");
+                }
             }
             for q in 0..40 {
                 let t = probe_time(q, ts, &mut next);

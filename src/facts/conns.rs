@@ -58,13 +58,24 @@ const LATEST_COUNT_MAX: u32 = if cfg!(test) { 3 } else { u32::MAX };
 impl Latest {
     /// Moves what was counted here into the aggregate `e`.
     fn settle(&mut self, e: &mut Entry) {
-        let f = &mut e.fact;
-        f.count += u64::from(std::mem::take(&mut self.count));
-        f.bytes = f.bytes.saturating_add(std::mem::take(&mut self.bytes));
-        let l = std::mem::replace(&mut self.last_ts, f64::NEG_INFINITY);
-        if l > f64::NEG_INFINITY && f.last_ts.is_none_or(|m| l > m) {
-            f.last_ts = Some(l);
-        }
+        let last = std::mem::replace(&mut self.last_ts, f64::NEG_INFINITY);
+        count_into(
+            &mut e.fact,
+            u64::from(std::mem::take(&mut self.count)),
+            std::mem::take(&mut self.bytes),
+            (last > f64::NEG_INFINITY).then_some(last),
+        );
+    }
+}
+
+/// Adds `count` connections with `bytes` and latest time `last_ts` to the aggregate `f`.
+fn count_into(f: &mut ConnFact, count: u64, bytes: u64, last_ts: Option<f64>) {
+    f.count += count;
+    f.bytes = f.bytes.saturating_add(bytes);
+    if let Some(l) = last_ts
+        && f.last_ts.is_none_or(|m| l > m)
+    {
+        f.last_ts = Some(l);
     }
 }
 
@@ -380,14 +391,7 @@ impl ConnAgg {
                 old.settle(e);
             }
             if let Some((_, e)) = self.entries.get_mut(entry as usize) {
-                let f = &mut e.fact;
-                f.count += 1;
-                f.bytes = f.bytes.saturating_add(bytes);
-                if let Some(l) = c.ts
-                    && f.last_ts.is_none_or(|m| l > m)
-                {
-                    f.last_ts = Some(l);
-                }
+                count_into(&mut e.fact, 1, bytes, c.ts);
             }
             return None;
         }
@@ -542,18 +546,12 @@ impl ConnAgg {
             let at = self.conns.get(&key).copied();
             if let Some((_, mine)) = at.and_then(|i| self.entries.get_mut(i as usize)) {
                 let (f, g) = (&mut mine.fact, e.fact);
-                f.count += g.count;
-                f.bytes = f.bytes.saturating_add(g.bytes);
+                count_into(f, g.count, g.bytes, g.last_ts);
                 if earlier(g.first_ts, e.first_order, f.first_ts, mine.first_order) {
                     f.first = g.first;
                     f.first_ts = g.first_ts;
                     f.t = g.t;
                     mine.first_order = e.first_order;
-                }
-                if let Some(l) = g.last_ts
-                    && f.last_ts.is_none_or(|m| l > m)
-                {
-                    f.last_ts = Some(l);
                 }
             } else if self.entries.len() >= cap {
                 self.dropped += e.fact.count;

@@ -1351,7 +1351,7 @@ mod tests {
         assert_eq!(aggregate(&at(&times)), vec![want]);
 
         // A destination whose first connection has no time: the first known time takes its
-        // place, and a last time of −∞ is a last time.
+        // place, and a last time of −∞ is a last time; one with no time at all has none.
         let rows = [
             (80, None),
             (80, Some(-inf)),
@@ -1359,10 +1359,13 @@ mod tests {
             (8080, None),
             (8080, Some(4.0)),
             (8080, Some(6.0)),
+            (9090, None),
+            (9090, None),
         ];
         let want = vec![
             (Some(80), 2, 3, Some(-inf), Some(-inf), "conn.log:2".into()),
             (Some(8080), 4, 60, Some(4.0), Some(6.0), "conn.log:5".into()),
+            (Some(9090), 2, 192, None, None, "conn.log:7".into()),
         ];
         assert_eq!(aggregate(&rows), want);
 
