@@ -101,11 +101,21 @@ pub(crate) struct Header {
 
 impl Header {
     /// Whether `line` is a meta line (or comment) rather than data.
+    #[inline]
     pub(crate) fn is_meta(&mut self, line: &[u8]) -> bool {
         if line.first() == Some(&b'#') {
             return true;
         }
-        // Every line asks: the usual prefix needs no `memcmp` of its own.
+        // The usual case, once a block has begun: only `#` starts a meta line.
+        if self.meta.prefix.as_slice() == b"#" && (self.schema.is_some() || self.seen_meta) {
+            return false;
+        }
+        self.is_custom_meta(line)
+    }
+
+    /// [`Header::is_meta`] for a line not starting with `#`, while a custom prefix is set or may
+    /// still be declared.
+    fn is_custom_meta(&mut self, line: &[u8]) -> bool {
         if self.meta.prefix.as_slice() != b"#" && line.starts_with(&self.meta.prefix) {
             return true;
         }
