@@ -820,6 +820,28 @@ mod tests {
         h.meta_line(b"PREFIX<>unset_field|NOT-SET");
         assert_eq!(h.meta.unset, b"NOT-SET");
         assert!(!h.is_meta(b"XXXXXXXXXX.XXXXXX|1.2.3.4"));
+        // Once the schema is read, the custom prefix still marks meta lines.
+        h.meta_line(b"PREFIX<>fields|ts|id.orig_h");
+        assert!(h.schema.is_some());
+        assert!(h.is_meta(b"PREFIX<>close|XXXX"));
+        assert!(!h.is_meta(b"1.5|1.2.3.4"));
+    }
+
+    #[test]
+    fn with_the_usual_prefix_only_hash_lines_are_meta() {
+        let mut h = Header::default();
+        // Before any meta line, a custom prefix may still declare itself.
+        assert!(h.is_meta(b"//separator \\x09"));
+        assert_eq!(h.meta.prefix, b"//");
+        let mut h = Header::default();
+        assert!(h.is_meta(b"#separator \\x09"));
+        h.meta_line(b"#separator \\x09");
+        // After the first meta line, a line naming `separator ` is data, not a new prefix.
+        assert!(!h.is_meta(b"//separator \\x09"));
+        assert_eq!(h.meta.prefix, b"#");
+        h.meta_line(b"#fields\tts\tquery");
+        assert!(h.is_meta(b"#close\tXXXX"));
+        assert!(!h.is_meta(b"1.5\tseparator x"));
     }
 
     #[test]
