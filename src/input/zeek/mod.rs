@@ -234,7 +234,8 @@ impl<'s> Reader<'s> {
         self.line(no, line);
     }
 
-    /// One line handled here: a meta line, or a row parsed and handed to the sink.
+    /// A line not handed to the workers: a meta line, a row parsed here, or a line before any
+    /// header.
     fn line(&mut self, no: u64, line: &[u8]) {
         if self.header.is_meta(line) {
             self.headerless_reported = false;
@@ -314,8 +315,8 @@ impl<'s> Reader<'s> {
         }
     }
 
-    // Not inlined: inlined, its frame made `line`, which every TSV row goes through, probe a
-    // new stack page on each call.
+    // Kept out of `line`: inlined there, its locals made `line`'s frame larger than a page, so
+    // that every TSV row's call into `line` probed a new stack page.
     #[inline(never)]
     fn json_row(&mut self, no: u64, line: &[u8]) {
         match json::parse_line(line) {
