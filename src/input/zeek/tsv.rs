@@ -116,7 +116,8 @@ impl Header {
     /// [`Header::is_meta`] for a line not starting with `#`, while a custom prefix is set or may
     /// still be declared.
     fn is_custom_meta(&mut self, line: &[u8]) -> bool {
-        if self.meta.prefix.as_slice() != b"#" && line.starts_with(&self.meta.prefix) {
+        // The `#` prefix never matches here: `is_meta` answered for lines starting with it.
+        if line.starts_with(&self.meta.prefix) {
             return true;
         }
         // A custom meta prefix declares itself with `<prefix>separator ` before any schema.
