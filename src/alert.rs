@@ -6,6 +6,8 @@
 //! alerts combine. Whitelisting happens before a contribution is made.
 
 use crate::model::{Location, Ts};
+use std::borrow::Borrow;
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::net::IpAddr;
@@ -191,23 +193,22 @@ impl Collector {
 
     /// Adds a contribution, merging with an existing alert of the same (rule id, host).
     pub fn add(&mut self, c: Contribution) {
-        match self.alerts.get_mut(&(c.id, c.host.clone())) {
-            Some(a) => {
+        match self.alerts.entry((c.id, c.host)) {
+            Entry::Occupied(mut o) => {
+                let a = o.get_mut();
                 a.level = a.level.min(c.level);
                 a.evidence.merge(c.evidence);
             }
-            None => {
-                self.alerts.insert(
-                    (c.id, c.host.clone()),
-                    Alert {
-                        id: c.id,
-                        level: c.level,
-                        host: c.host,
-                        title: c.title,
-                        description: c.description,
-                        evidence: c.evidence,
-                    },
-                );
+            Entry::Vacant(v) => {
+                let host = v.key().1.clone();
+                v.insert(Alert {
+                    id: c.id,
+                    level: c.level,
+                    host,
+                    title: c.title,
+                    description: c.description,
+                    evidence: c.evidence,
+                });
             }
         }
     }
@@ -216,12 +217,14 @@ impl Collector {
     /// their sources), at most [`MAX_EVIDENCE_NAMES`] of them. Rules leave them out of each
     /// contribution and this adds them once per alert: an address with many names would
     /// otherwise copy them all into every aggregate that contributes.
-    pub fn add_server_names(
-        &mut self,
-        names: impl Fn(IpAddr) -> BTreeMap<String, BTreeSet<String>>,
-    ) {
+    pub fn add_server_names<K, S>(&mut self, names: impl Fn(IpAddr) -> BTreeMap<K, BTreeSet<S>>)
+    where
+        K: Ord + Borrow<str>,
+        S: AsRef<str>,
+    {
         const CAP: usize = MAX_EVIDENCE_NAMES;
-        let mut of_ip: HashMap<IpAddr, BTreeMap<String, BTreeSet<String>>> = HashMap::new();
+        let mut of_ip: HashMap<IpAddr, BTreeMap<K, BTreeSet<S>>, foldhash::fast::RandomState> =
+            HashMap::default();
         for a in self.alerts.values_mut() {
             let ev = &mut a.evidence;
             let mut cut = false;
@@ -231,12 +234,12 @@ impl Collector {
             for &ip in &ev.server_ips {
                 let all = of_ip.entry(ip).or_insert_with(|| names(ip));
                 cut |= all.len() > CAP;
-                let own = all.get_key_value(&a.host);
+                let own = all.get_key_value(a.host.as_str());
                 for (name, sources) in all.iter().take(CAP).chain(own) {
                     ev.names
-                        .entry(name.clone())
+                        .entry(name.borrow().to_string())
                         .or_default()
-                        .extend(sources.iter().cloned());
+                        .extend(sources.iter().map(|s| s.as_ref().to_string()));
                 }
             }
             if ev.names.len() > CAP || cut {

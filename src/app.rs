@@ -19,7 +19,8 @@ use crate::report::{
 };
 use crate::rules::{self, Context};
 use anyhow::{Context as _, Result};
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write};
 
 /// Exit code: the run completed and nothing reached `--fail-on`.
@@ -65,7 +66,11 @@ fn run_analyze(cfg: &AnalyzeConfig) -> Result<u8> {
         eprintln!("captriage: error: {u}");
     }
     write_report(cfg, &report)?;
-    Ok(exit_code(&report, cfg.fail_on))
+    let code = exit_code(&report, cfg.fail_on);
+    // The process ends here: the operating system takes the report's memory back at once,
+    // where freeing it piece by piece takes a while for a report of many destinations.
+    std::mem::forget(report);
+    Ok(code)
 }
 
 /// Most warnings printed on standard error; the rest are counted.
@@ -329,6 +334,15 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
             path.display()
         ));
     }
+    // Freeing the facts of a large input takes a while (about a tenth of a second per 50,000
+    // destinations), and the report no longer needs them: with threads to spare they are freed
+    // on a thread of their own while the caller writes the report.
+    drop(ctx);
+    if cfg.parallel.threads > 1 {
+        let _ = std::thread::Builder::new()
+            .name("free-facts".into())
+            .spawn(move || drop(facts));
+    }
     Ok(report)
 }
 
@@ -441,8 +455,8 @@ fn native_capture(
 fn whitelisted_destinations(ctx: &Context<'_>) -> Vec<WhitelistedDestination> {
     let mut acc: BTreeMap<(String, Option<std::net::IpAddr>, String, String), u64> =
         BTreeMap::new();
-    for c in &ctx.facts.conns {
-        if let Some(e) = ctx.destination_whitelisted(c.server) {
+    for (c, hidden) in ctx.conns() {
+        if let Some(e) = hidden {
             let host = ctx.host(c.server, c.t);
             *acc.entry((
                 host,
@@ -468,26 +482,31 @@ fn whitelisted_destinations(ctx: &Context<'_>) -> Vec<WhitelistedDestination> {
 
 /// Traffic per destination (host, address, protocol, port), with how triage judged it.
 fn destinations(ctx: &Context<'_>, alerts: &[crate::alert::Alert]) -> Vec<DestinationSummary> {
-    let suspects: BTreeSet<&str> = alerts.iter().map(|a| a.host.as_str()).collect();
-    let suspect_ips: BTreeSet<std::net::IpAddr> = alerts
+    type FastSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
+    let suspects: FastSet<&str> = alerts.iter().map(|a| a.host.as_str()).collect();
+    let suspect_ips: FastSet<std::net::IpAddr> = alerts
         .iter()
         .flat_map(|a| a.evidence.server_ips.iter().copied())
         .collect();
-    let mut acc: BTreeMap<(String, std::net::IpAddr, String, Option<u16>), DestinationSummary> =
-        BTreeMap::new();
-    for c in &ctx.facts.conns {
-        let host = ctx.host(c.server, c.t);
-        let status = if ctx.destination_whitelisted(c.server).is_some() {
+    // Keyed by borrowed parts, so that only a new destination copies its host and protocol.
+    type Key<'k> = (Cow<'k, str>, std::net::IpAddr, &'k str, Option<u16>);
+    let mut acc: BTreeMap<Key<'_>, DestinationSummary> = BTreeMap::new();
+    for (c, hidden) in ctx.conns() {
+        let host = match ctx.facts.resolver.display(c.server, c.t) {
+            Some(name) => Cow::Borrowed(name),
+            None => Cow::Owned(c.server.to_string()),
+        };
+        let status = if hidden.is_some() {
             DestinationStatus::Whitelisted
-        } else if suspects.contains(host.as_str()) || suspect_ips.contains(&c.server) {
+        } else if suspects.contains(host.as_ref()) || suspect_ips.contains(&c.server) {
             DestinationStatus::Suspect
         } else {
             DestinationStatus::Other
         };
         let d = acc
-            .entry((host.clone(), c.server, c.proto.clone(), c.port))
-            .or_insert_with(|| DestinationSummary {
-                host,
+            .entry((host, c.server, c.proto.as_str(), c.port))
+            .or_insert_with_key(|(host, ..)| DestinationSummary {
+                host: host.to_string(),
                 ip: Some(c.server),
                 proto: c.proto.clone(),
                 port: c.port,

@@ -141,7 +141,7 @@ pub fn observed_domains(facts: &Facts) -> BTreeMap<String, u64> {
     let mut servers = BTreeSet::new();
     for c in &facts.conns {
         if servers.insert(c.server) {
-            for n in facts.resolver.names(c.server).keys() {
+            for n in facts.resolver.name_list(c.server) {
                 add(n, c.last_ts);
             }
         }

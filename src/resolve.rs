@@ -246,6 +246,22 @@ impl Resolver {
         out
     }
 
+    /// The names of `ip`, sorted and each once: the keys of [`Resolver::names`], without
+    /// gathering their sources (the rules ask this of every destination, several times).
+    pub fn name_list(&self, ip: IpAddr) -> Vec<&str> {
+        let mut out: Vec<&str> = self
+            .runs
+            .get(&ip)
+            .map(|a| a.names.iter().map(|&id| self.name(id)).collect())
+            .unwrap_or_default();
+        if let Some(side) = self.side.get(&ip) {
+            out.extend(side.keys().map(String::as_str));
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// True when `ip` has at least one name.
     pub fn has_names(&self, ip: IpAddr) -> bool {
         self.runs.contains_key(&ip) || self.side.contains_key(&ip)
@@ -639,5 +655,25 @@ mod tests {
         r.add(a, "y.example", 0, Some(1.0));
         assert_eq!(r.display(a, 0.0), Some("y.example"));
         assert_eq!(r.names(a).len(), 2);
+    }
+
+    #[test]
+    fn name_list_is_the_sorted_distinct_names_from_answers_and_side_files() {
+        let mut r = Resolver::new();
+        let a = ip("192.0.2.3");
+        assert!(r.name_list(a).is_empty());
+        // Interned in another order than the names sort in, one name from both sources, and a
+        // name answered in two runs.
+        r.add(a, "z.example", 0, Some(1.0));
+        r.add(a, "b.example", 1, Some(2.0));
+        r.add(a, "z.example", 0, Some(3.0));
+        r.add_side(a, "m.example", "pdns:f");
+        r.add_side(a, "b.example", "pdns:g");
+        let keys: Vec<&str> = r.names(a).into_keys().collect();
+        assert_eq!(r.name_list(a), keys);
+        assert_eq!(keys, ["b.example", "m.example", "z.example"]);
+        let side_only = ip("192.0.2.4");
+        r.add_side(side_only, "s.example", "pdns:f");
+        assert_eq!(r.name_list(side_only), ["s.example"]);
     }
 }

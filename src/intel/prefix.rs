@@ -9,9 +9,12 @@ use std::net::IpAddr;
 /// Networks mapped to values; [`PrefixTable::matches`] yields every network containing an address.
 #[derive(Clone, Debug, Default)]
 pub struct PrefixTable<T> {
-    v4: Vec<(u8, HashMap<u32, Vec<T>>)>,
-    v6: Vec<(u8, HashMap<u128, Vec<T>>)>,
+    v4: Vec<(u8, FastMap<u32, Vec<T>>)>,
+    v6: Vec<(u8, FastMap<u128, Vec<T>>)>,
 }
+
+/// The rules probe the tables for every destination, several times: a fast hash pays.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 fn mask4(addr: u32, len: u8) -> u32 {
     if len == 0 {
@@ -52,7 +55,7 @@ impl<T> PrefixTable<T> {
                 let slot = match self.v4.iter().position(|(l, _)| *l == len) {
                     Some(i) => i,
                     None => {
-                        self.v4.push((len, HashMap::new()));
+                        self.v4.push((len, FastMap::default()));
                         self.v4.sort_by_key(|e| std::cmp::Reverse(e.0));
                         self.v4.iter().position(|(l, _)| *l == len).unwrap_or(0)
                     }
@@ -66,7 +69,7 @@ impl<T> PrefixTable<T> {
                 let slot = match self.v6.iter().position(|(l, _)| *l == len) {
                     Some(i) => i,
                     None => {
-                        self.v6.push((len, HashMap::new()));
+                        self.v6.push((len, FastMap::default()));
                         self.v6.sort_by_key(|e| std::cmp::Reverse(e.0));
                         self.v6.iter().position(|(l, _)| *l == len).unwrap_or(0)
                     }
@@ -104,7 +107,20 @@ impl<T> PrefixTable<T> {
 
     /// The value of the most specific network containing `ip`.
     pub fn first(&self, ip: IpAddr) -> Option<&T> {
-        self.matches(ip).into_iter().next()
+        match ip {
+            IpAddr::V4(a) => {
+                let a = u32::from(a);
+                self.v4
+                    .iter()
+                    .find_map(|(len, map)| map.get(&mask4(a, *len))?.first())
+            }
+            IpAddr::V6(a) => {
+                let a = u128::from(a);
+                self.v6
+                    .iter()
+                    .find_map(|(len, map)| map.get(&mask6(a, *len))?.first())
+            }
+        }
     }
 
     /// True when some network contains `ip`.
@@ -145,5 +161,30 @@ mod tests {
             Vec::<&&str>::new()
         );
         assert!(t.contains("ff02::fb".parse().unwrap()));
+    }
+
+    #[test]
+    fn first_is_the_first_of_the_matches() {
+        let mut t = PrefixTable::new();
+        t.insert("10.0.0.0/8".parse().unwrap(), 1);
+        t.insert("10.1.0.0/16".parse().unwrap(), 2);
+        t.insert("10.1.0.0/16".parse().unwrap(), 3);
+        t.insert("10.1.2.0/24".parse().unwrap(), 4);
+        t.insert("2001:db8::/32".parse().unwrap(), 5);
+        t.insert("2001:db8:1::/48".parse().unwrap(), 6);
+        t.retain(|v| *v != 4);
+        for (addr, want) in [
+            ("10.1.2.3", Some(2)),
+            ("10.2.0.1", Some(1)),
+            ("11.0.0.1", None),
+            ("2001:db8:1::1", Some(6)),
+            ("2001:db8:2::1", Some(5)),
+            ("2001:db9::1", None),
+        ] {
+            let ip: IpAddr = addr.parse().unwrap();
+            assert_eq!(t.first(ip), want.as_ref(), "{addr}");
+            assert_eq!(t.first(ip), t.matches(ip).first().copied(), "{addr}");
+            assert_eq!(t.contains(ip), want.is_some(), "{addr}");
+        }
     }
 }

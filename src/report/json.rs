@@ -27,15 +27,28 @@ pub(crate) struct JsonReport<'a> {
     pub tool: Tool,
     pub inputs: Vec<JsonInput<'a>>,
     pub summary: Summary,
-    pub alerts: Vec<JsonAlert<'a>>,
+    pub alerts: Lazy<'a, Alert, JsonAlert<'a>>,
     pub whitelisted: Vec<JsonWhitelisted<'a>>,
-    pub destinations: Vec<JsonDestination<'a>>,
+    pub destinations: Lazy<'a, DestinationSummary, JsonDestination<'a>>,
     pub timeline: Vec<JsonBucket>,
     pub intel: JsonIntel<'a>,
     pub active_sources: &'a [String],
     pub diagnostics: JsonDiagnostics,
     pub unreadable: &'a [String],
     pub limitations: &'a [String],
+}
+
+/// A list written one element at a time, each converted to its JSON form as it is written: a
+/// report with hundreds of thousands of alerts or destinations never holds them all twice.
+pub(crate) struct Lazy<'a, T, J> {
+    items: &'a [T],
+    convert: fn(&'a T) -> J,
+}
+
+impl<T, J: Serialize> Serialize for Lazy<'_, T, J> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.items.iter().map(self.convert))
+    }
 }
 
 #[derive(Serialize)]
@@ -392,7 +405,10 @@ pub(crate) fn document(report: &Report) -> JsonReport<'_> {
             })
             .collect(),
         summary: summary(report),
-        alerts: report.alerts.iter().map(alert).collect(),
+        alerts: Lazy {
+            items: &report.alerts,
+            convert: alert,
+        },
         whitelisted: report
             .whitelisted
             .iter()
@@ -404,7 +420,10 @@ pub(crate) fn document(report: &Report) -> JsonReport<'_> {
                 connections: w.connections,
             })
             .collect(),
-        destinations: report.destinations.iter().map(destination).collect(),
+        destinations: Lazy {
+            items: &report.destinations,
+            convert: destination,
+        },
         timeline: report
             .timeline
             .iter()

@@ -3,16 +3,28 @@
 
 use crate::alert::{Collector, Contribution, Evidence, Level};
 use crate::settings::Settings;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Rule ids that never count toward ADV-01 on their own.
 const NOT_COUNTED: &[&str] = &["ADV-01", "DOM-01", "DOM-02"];
 
 /// Adds one ADV-01 alert per host with alerts from at least `max_alerts` distinct rule ids.
 pub fn adv01(settings: &Settings, out: &mut Collector) {
+    let threshold = usize::try_from(settings.max_alerts).unwrap_or(usize::MAX);
+    // The rule ids per host first: with many destinations most hosts draw one kind of alert,
+    // and only the hosts that reach the threshold get their evidence gathered.
+    let mut ids_of: HashMap<&str, BTreeSet<&'static str>, foldhash::fast::RandomState> =
+        HashMap::default();
+    for a in out.iter().filter(|a| !NOT_COUNTED.contains(&a.id)) {
+        ids_of.entry(a.host.as_str()).or_default().insert(a.id);
+    }
     let mut by_host: BTreeMap<String, (BTreeSet<&'static str>, Evidence)> = BTreeMap::new();
     for a in out.iter() {
-        if NOT_COUNTED.contains(&a.id) {
+        if NOT_COUNTED.contains(&a.id)
+            || ids_of
+                .get(a.host.as_str())
+                .is_none_or(|ids| ids.len() < threshold)
+        {
             continue;
         }
         let entry = by_host.entry(a.host.clone()).or_default();
@@ -32,11 +44,7 @@ pub fn adv01(settings: &Settings, out: &mut Collector) {
             .1
             .seen("alerts", 1, a.evidence.first_ts, a.evidence.last_ts);
     }
-    let threshold = usize::try_from(settings.max_alerts).unwrap_or(usize::MAX);
     for (host, (ids, mut ev)) in by_host {
-        if ids.len() < threshold {
-            continue;
-        }
         let list: Vec<&str> = ids.iter().copied().collect();
         ev.details.insert(format!("rules: {}", list.join(", ")));
         out.add(Contribution {

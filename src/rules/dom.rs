@@ -65,15 +65,15 @@ fn by_registrable(ctx: &Context<'_>) -> BTreeMap<String, Evidence> {
     // address): its names are looked at once, and each aggregate then counts once per
     // registrable domain, times the server's names under it.
     let mut server: Option<(IpAddr, Vec<(String, u64)>)> = None;
-    for c in &ctx.facts.conns {
-        if ctx.destination_whitelisted(c.server).is_some() {
+    for (c, hidden) in ctx.conns() {
+        if hidden.is_some() {
             continue;
         }
         let domains = match &mut server {
             Some((ip, domains)) if *ip == c.server => domains,
             slot => {
                 let mut domains: BTreeMap<String, u64> = BTreeMap::new();
-                for n in ctx.facts.resolver.names(c.server).into_keys() {
+                for n in ctx.facts.resolver.name_list(c.server) {
                     if ctx.whitelisted(None, [n]).is_some() {
                         continue;
                     }

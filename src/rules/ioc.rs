@@ -51,8 +51,8 @@ pub fn name_rule(ctx: &Context<'_>, rule: &NameRule<'_>, out: &mut Collector) {
     // matches are worked out once per server, not once per aggregate (an address shared by
     // many names has an aggregate per turn of its names).
     let mut server_hits: Option<(std::net::IpAddr, Vec<(&str, NameMatch)>)> = None;
-    for c in &ctx.facts.conns {
-        if ctx.destination_whitelisted(c.server).is_some() {
+    for (c, hidden) in ctx.conns() {
+        if hidden.is_some() {
             continue;
         }
         let hits = match &mut server_hits {
@@ -61,8 +61,8 @@ pub fn name_rule(ctx: &Context<'_>, rule: &NameRule<'_>, out: &mut Collector) {
                 let hits = ctx
                     .facts
                     .resolver
-                    .names(c.server)
-                    .into_keys()
+                    .name_list(c.server)
+                    .into_iter()
                     .filter_map(|n| (rule.test)(n).map(|m| (n, m)))
                     .collect();
                 &mut slot.insert((c.server, hits)).1
@@ -94,9 +94,8 @@ pub fn name_rule(ctx: &Context<'_>, rule: &NameRule<'_>, out: &mut Collector) {
             ev,
         ));
     }
-    for d in &ctx.facts.dns {
-        let subject = d.query.iter().chain(d.cnames.iter()).map(String::as_str);
-        if ctx.whitelisted(None, subject).is_some() {
+    for (d, hidden) in ctx.dns() {
+        if hidden {
             continue;
         }
         let found = d
@@ -140,9 +139,9 @@ impl Rule for Ioc01 {
         s.iocs
     }
     fn check(&self, ctx: &Context<'_>, out: &mut Collector) {
-        for c in &ctx.facts.conns {
+        for (c, hidden) in ctx.conns() {
             let hits = ctx.intel.addr(c.server);
-            if hits.is_empty() || ctx.destination_whitelisted(c.server).is_some() {
+            if hits.is_empty() || hidden.is_some() {
                 continue;
             }
             let host = ctx.host(c.server, c.t);
@@ -170,9 +169,9 @@ impl Rule for Ioc02 {
         s.iocs
     }
     fn check(&self, ctx: &Context<'_>, out: &mut Collector) {
-        for c in &ctx.facts.conns {
+        for (c, hidden) in ctx.conns() {
             let hits = ctx.intel.networks(c.server);
-            if hits.is_empty() || ctx.destination_whitelisted(c.server).is_some() {
+            if hits.is_empty() || hidden.is_some() {
                 continue;
             }
             let host = ctx.host(c.server, c.t);

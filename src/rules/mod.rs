@@ -14,12 +14,15 @@ pub mod proto;
 pub mod ssl;
 
 use crate::alert::{Collector, Contribution, Evidence, Level, MatchedIndicator, Occurrence};
-use crate::facts::{ConnFact, Facts};
+use crate::facts::{ConnFact, DnsFact, Facts};
 use crate::intel::prefix::PrefixTable;
 use crate::intel::{Indicator, Intel, Whitelist, WhitelistEntry};
 use crate::settings::Settings;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
+use std::sync::{Mutex, OnceLock};
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Registration dates of names, for ACT-02 (from a side file or online lookups).
 pub trait RegistrationDates {
@@ -46,11 +49,17 @@ pub struct Context<'a> {
     /// Whether DOM-01 runs (`--random-domains`).
     pub random_domains: bool,
     local: PrefixTable<()>,
-    /// [`Context::destination_whitelisted`] per address: every rule asks it of every
-    /// connection aggregate, and the answer (over all names of the address) never changes.
-    whitelisted_dests: std::sync::Mutex<HashMap<IpAddr, Option<&'a WhitelistEntry>>>,
+    /// [`Context::destination_whitelisted`] of each connection aggregate's server, by its index
+    /// in `facts.conns`: every connection rule asks it of every aggregate, and the answer (over
+    /// all names of the address) never changes, so it is worked out once, for [`Context::conns`].
+    conns_whitelisted: OnceLock<Vec<Option<&'a WhitelistEntry>>>,
+    /// Whether each DNS transaction, by its index in `facts.dns`, is whitelisted: worked out
+    /// once for the name rules, as [`Context::dns`].
+    dns_whitelisted: OnceLock<Vec<bool>>,
+    /// [`Context::destination_whitelisted`] per address asked outside [`Context::conns`].
+    whitelisted_dests: Mutex<FastMap<IpAddr, Option<&'a WhitelistEntry>>>,
     /// [`Context::record_whitelisted`] per (server, the record's own name).
-    whitelisted_records: std::sync::Mutex<HashMap<RecordSubject, bool>>,
+    whitelisted_records: Mutex<FastMap<RecordSubject, bool>>,
 }
 
 impl<'a> Context<'a> {
@@ -75,6 +84,8 @@ impl<'a> Context<'a> {
             first_contacts: None,
             random_domains: false,
             local,
+            conns_whitelisted: OnceLock::new(),
+            dns_whitelisted: OnceLock::new(),
             whitelisted_dests: Default::default(),
             whitelisted_records: Default::default(),
         }
@@ -110,14 +121,57 @@ impl<'a> Context<'a> {
 
     /// The whitelist entry hiding a destination address (server IP plus all its names).
     pub fn destination_whitelisted(&self, ip: IpAddr) -> Option<&'a WhitelistEntry> {
-        let lookup = || {
-            let names = self.facts.resolver.names(ip);
-            self.whitelisted(Some(ip), names.keys().copied())
-        };
         match self.whitelisted_dests.lock() {
-            Ok(mut memo) => *memo.entry(ip).or_insert_with(lookup),
-            Err(_) => lookup(),
+            Ok(mut memo) => *memo
+                .entry(ip)
+                .or_insert_with(|| self.destination_lookup(ip)),
+            Err(_) => self.destination_lookup(ip),
         }
+    }
+
+    fn destination_lookup(&self, ip: IpAddr) -> Option<&'a WhitelistEntry> {
+        self.whitelist?;
+        self.whitelisted(Some(ip), self.facts.resolver.name_list(ip))
+    }
+
+    /// Every connection aggregate, in order, with the whitelist entry hiding its server
+    /// ([`Context::destination_whitelisted`]), worked out once for all rules.
+    pub fn conns(&self) -> impl Iterator<Item = (&'a ConnFact, Option<&'a WhitelistEntry>)> {
+        let facts: &'a Facts = self.facts;
+        let hidden = self.conns_whitelisted.get_or_init(|| {
+            // `conns` is sorted by server: an address's aggregates are asked about once.
+            let mut last: Option<(IpAddr, Option<&'a WhitelistEntry>)> = None;
+            facts
+                .conns
+                .iter()
+                .map(|c| match last {
+                    Some((ip, e)) if ip == c.server => e,
+                    _ => {
+                        let e = self.destination_lookup(c.server);
+                        last = Some((c.server, e));
+                        e
+                    }
+                })
+                .collect()
+        });
+        facts.conns.iter().zip(hidden.iter().copied())
+    }
+
+    /// Every DNS transaction, in order, with whether it is whitelisted: its query name and
+    /// CNAME targets are all covered by the whitelist (§5). Worked out once for all rules.
+    pub fn dns(&self) -> impl Iterator<Item = (&'a DnsFact, bool)> {
+        let facts: &'a Facts = self.facts;
+        let hidden = self.dns_whitelisted.get_or_init(|| {
+            facts
+                .dns
+                .iter()
+                .map(|d| {
+                    let subject = d.query.iter().chain(d.cnames.iter()).map(String::as_str);
+                    self.whitelisted(None, subject).is_some()
+                })
+                .collect()
+        });
+        facts.dns.iter().zip(hidden.iter().copied())
     }
 
     /// Whether a TLS session or HTTP request is whitelisted (§5): its subject is the server
@@ -127,9 +181,9 @@ impl<'a> Context<'a> {
     pub fn record_whitelisted(&self, server: Option<IpAddr>, own_name: Option<&str>) -> bool {
         let lookup = || {
             let names = server
-                .map(|ip| self.facts.resolver.names(ip))
+                .map(|ip| self.facts.resolver.name_list(ip))
                 .unwrap_or_default();
-            self.whitelisted(server, names.keys().copied().chain(own_name))
+            self.whitelisted(server, names.into_iter().chain(own_name))
                 .is_some()
         };
         match self.whitelisted_records.lock() {
@@ -143,16 +197,6 @@ impl<'a> Context<'a> {
     /// The host of a record with server `ip` at `t` (§3).
     pub fn host(&self, ip: IpAddr, t: f64) -> String {
         self.facts.resolver.host(ip, t)
-    }
-
-    /// The names of `ip` with their sources, as evidence.
-    pub fn names_evidence(&self, ip: IpAddr) -> BTreeMap<String, BTreeSet<String>> {
-        self.facts
-            .resolver
-            .names(ip)
-            .into_iter()
-            .map(|(n, s)| (n.to_string(), s.into_iter().map(str::to_string).collect()))
-            .collect()
     }
 }
 
@@ -202,7 +246,7 @@ pub fn run(ctx: &Context<'_>) -> Collector {
             rule.check(ctx, &mut out);
         }
     }
-    out.add_server_names(|ip| ctx.names_evidence(ip));
+    out.add_server_names(|ip| ctx.facts.resolver.names(ip));
     adv::adv01(ctx.settings, &mut out);
     out
 }
@@ -296,11 +340,8 @@ pub fn for_each_conn(
     mut check: impl FnMut(&ConnFact) -> Option<(Level, Vec<String>)>,
     mut emit: impl FnMut(&ConnFact, Level, String, Evidence),
 ) {
-    for c in &ctx.facts.conns {
-        if heuristic && ctx.is_local(c.server) {
-            continue;
-        }
-        if ctx.destination_whitelisted(c.server).is_some() {
+    for (c, hidden) in ctx.conns() {
+        if hidden.is_some() || (heuristic && ctx.is_local(c.server)) {
             continue;
         }
         if let Some((level, details)) = check(c) {

@@ -327,3 +327,57 @@ fn extract_writes_zeek_logs_that_read_back() {
             .any(|i| i.log_type == "dns" && i.rows > 0)
     );
 }
+
+#[test]
+fn a_dns_transaction_is_whitelisted_only_when_its_query_and_every_cname_target_are() {
+    // all_rules/dns.log's header, then two lookups under a suspicious TLD (IOC-06): one with no
+    // CNAME, one whose answer goes through a CNAME to another domain.
+    let fixture = std::fs::read_to_string("tests/data/reference-cases/all_rules/dns.log").unwrap();
+    let header: String = fixture
+        .lines()
+        .take_while(|l| l.starts_with('#') && !l.starts_with("#close"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let row = |uid: &str, query: &str, answers: &str, ttls: &str| {
+        format!(
+            "1704103204.000000\t{uid}\t192.168.100.10\t40004\t192.168.100.1\t53\tudp\t1004\t\
+             0.010000\t{query}\t1\tC_INTERNET\t1\tA\t0\tNOERROR\tF\tF\tT\tT\t0\t{answers}\t\
+             {ttls}\tF\n"
+        )
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("dns.log");
+    std::fs::write(
+        &log,
+        header
+            + &row("C1", "shop.something.xyz", "192.0.2.30", "300.000000")
+            + &row(
+                "C2",
+                "www.something.xyz",
+                "edge.cdn-host.xyz,192.0.2.31",
+                "300.000000,300.000000",
+            ),
+    )
+    .unwrap();
+    let run = |whitelist: &str| {
+        let wl = tmp.path().join("whitelist.txt");
+        std::fs::write(&wl, whitelist).unwrap();
+        let report = analyze(&[
+            log.to_str().unwrap(),
+            "--no-default-intel",
+            "--iocs",
+            "tests/data/reference-cases/all_rules/iocs.json",
+            "--whitelist",
+            wl.to_str().unwrap(),
+        ]);
+        pairs(&report)
+    };
+    let pair = |host: &str| ("IOC-06".to_string(), host.to_string());
+    assert_eq!(
+        run(""),
+        [pair("shop.something.xyz"), pair("www.something.xyz")].into()
+    );
+    // The CNAME target is not covered: the second lookup still alerts, by its query name.
+    assert_eq!(run("something.xyz\n"), [pair("www.something.xyz")].into());
+    assert!(run("something.xyz\ncdn-host.xyz\n").is_empty());
+}
