@@ -160,7 +160,7 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
         .map(|m| m.len())
         .sum();
     let progress = Progress::new(total, cfg.quiet);
-    let mut builder = FactsBuilder::new();
+    let mut builder = FactsBuilder::with_max_destinations(cfg.max_destinations);
     builder.set_join_dir(cfg.temp_dir.clone());
     let mut pdns_collector = cfg.state.as_ref().map(|_| PdnsCollector::new());
     let mut inputs: Vec<InputSummary> = Vec::new();
@@ -303,7 +303,7 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
     let mut alerts = collector.into_sorted();
     enrichment::annotate_alerts(&mut alerts, online.as_mut(), geoip.as_ref());
     let whitelisted = whitelisted_destinations(&ctx);
-    let limitations = limitations(&facts, names_cut);
+    let limitations = limitations(&facts, names_cut, cfg.max_destinations);
     let destinations = destinations(&ctx, &alerts);
     let timeline = timeline(&facts);
     let mut report = Report {
@@ -558,7 +558,7 @@ fn timeline(facts: &Facts) -> Vec<(i64, u64)> {
     out.into_iter().collect()
 }
 
-fn limitations(facts: &Facts, names_cut: u64) -> Vec<String> {
+fn limitations(facts: &Facts, names_cut: u64, max_destinations: usize) -> Vec<String> {
     let mut out = Vec::new();
     if names_cut > 0 {
         out.push(format!(
@@ -569,8 +569,7 @@ fn limitations(facts: &Facts, names_cut: u64) -> Vec<String> {
     if facts.dropped_connections > 0 {
         out.push(format!(
             "{} connections to destinations beyond the cap of {} distinct destinations were counted but not evaluated",
-            facts.dropped_connections,
-            crate::facts::MAX_DESTINATIONS
+            facts.dropped_connections, max_destinations
         ));
     }
     if facts.http_requests_without_uri > 0 {

@@ -161,6 +161,11 @@ pub struct AnalyzeArgs {
     /// Stop reading a gzip-compressed input past this many decompressed bytes (gzip bombs).
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 30)]
     pub max_decompressed: u64,
+    /// Most distinct destinations tracked (connection aggregates: server, port, protocol,
+    /// services); connections to further ones are counted, not evaluated, and the report says
+    /// how many. Each costs a few kilobytes, so this bounds memory on inputs with very many.
+    #[arg(long, value_name = "N", default_value_t = crate::facts::MAX_DESTINATIONS)]
+    pub max_destinations: usize,
     /// Threads for reading and parsing conn logs and other large logs (0: one per core).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,

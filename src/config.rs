@@ -46,6 +46,8 @@ pub struct AnalyzeConfig {
     pub state: Option<PathBuf>,
     pub online: bool,
     pub max_decompressed: u64,
+    /// Most distinct destinations tracked (at least 1).
+    pub max_destinations: usize,
     /// Where temporary files go (`None`: the system's temporary directory); an existing
     /// directory.
     pub temp_dir: Option<PathBuf>,
@@ -168,6 +170,9 @@ impl AnalyzeConfig {
             EngineArg::Zeek => Engine::Zeek,
             EngineArg::Native => Engine::Native,
         };
+        if args.max_destinations == 0 {
+            anyhow::bail!("--max-destinations must be at least 1");
+        }
         if let Some(d) = &args.temp_dir
             && !d.is_dir()
         {
@@ -192,6 +197,7 @@ impl AnalyzeConfig {
             state: args.state,
             online: args.online,
             max_decompressed: args.max_decompressed,
+            max_destinations: args.max_destinations,
             temp_dir: args.temp_dir,
             parallel: crate::input::zeek::ParallelOptions {
                 threads: match args.threads {

@@ -433,6 +433,54 @@ fn gzip_bomb_stops_at_the_cap_and_keeps_earlier_rows() {
 }
 
 #[test]
+fn destinations_past_the_cap_are_counted_and_the_first_one_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "conn.log", &fixture("conn.log"));
+    let full = analyze(&[&p]);
+    let connections = |r: &Report| r.destinations.iter().map(|d| d.connections).sum::<u64>();
+    assert!(full.destinations.len() > 2, "{:?}", full.destinations);
+    assert!(full.limitations.is_empty(), "{:?}", full.limitations);
+    let r = analyze_with(&[&p], &["--max-destinations", "2"]);
+    assert_eq!(rows(&r), rows(&full));
+    assert!(r.destinations.len() <= 2, "{:?}", r.destinations);
+    let dropped = connections(&full) - connections(&r);
+    assert!(dropped > 0);
+    assert_eq!(
+        r.limitations,
+        [format!(
+            "{dropped} connections to destinations beyond the cap of 2 distinct destinations \
+             were counted but not evaluated"
+        )]
+    );
+    let d = diags(&r);
+    assert_eq!(d.len(), 1, "{d:?}");
+    let prefix = format!("{}:", p.display());
+    let line = d[0]
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|n| n.parse::<usize>().ok());
+    assert!(line.is_some_and(|n| n > first_data_line()), "{d:?}");
+    assert!(
+        d[0].ends_with(
+            "more than 2 distinct destinations: further new destinations are counted but not \
+             tracked"
+        ),
+        "{d:?}"
+    );
+    assert!(alerts(&r).is_subset(&alerts(&full)));
+
+    let argv = ["captriage", "analyze", "x", "--max-destinations", "0"];
+    let Command::Analyze(args) = Cli::try_parse_from(argv).unwrap().command else {
+        panic!("not analyze")
+    };
+    let err = AnalyzeConfig::from_args(*args).err().map(|e| e.to_string());
+    assert_eq!(
+        err.as_deref(),
+        Some("--max-destinations must be at least 1")
+    );
+}
+
+#[test]
 fn an_address_whose_names_are_asked_in_turn_gives_an_alert_per_name_with_all_its_names() {
     // A CDN address answered for three names in turn, 3,000 times, with a plain HTTP
     // connection after each answer: every connection is under the name answered just before
