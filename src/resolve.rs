@@ -121,7 +121,7 @@ pub struct Resolver {
     ids: HashMap<String, u32, foldhash::fast::RandomState>,
     runs: HashMap<IpAddr, Runs, foldhash::fast::RandomState>,
     /// Side-file names per address, with their source (`pdns:FILE`).
-    side: HashMap<IpAddr, BTreeMap<String, BTreeSet<String>>>,
+    side: HashMap<IpAddr, BTreeMap<String, BTreeSet<String>>, foldhash::fast::RandomState>,
     /// The runs' starts for `epoch`, built once `epoch` was asked more often since the last
     /// change than there are runs (so a log that mixes DNS and conn rows never rebuilds it per
     /// row: the building is paid for by the lookups before it); `None` inside when there are too
@@ -134,6 +134,9 @@ pub struct Resolver {
     /// How many runs were made, so that callers can tell when spans they kept are stale.
     generation: u64,
 }
+
+/// The names of an address, as [`Resolver::name_list`] gives them.
+pub type NameList<'r> = smallvec::SmallVec<[&'r str; 4]>;
 
 /// Where a name of an address came from.
 pub const CAPTURE_SOURCE: &str = "dns";
@@ -247,9 +250,10 @@ impl Resolver {
     }
 
     /// The names of `ip`, sorted and each once: the keys of [`Resolver::names`], without
-    /// gathering their sources (the rules ask this of every destination, several times).
-    pub fn name_list(&self, ip: IpAddr) -> Vec<&str> {
-        let mut out: Vec<&str> = self
+    /// gathering their sources (the rules ask this of every destination, several times; most
+    /// addresses have a name or two, kept inline).
+    pub fn name_list(&self, ip: IpAddr) -> NameList<'_> {
+        let mut out: NameList<'_> = self
             .runs
             .get(&ip)
             .map(|a| a.names.iter().map(|&id| self.name(id)).collect())
@@ -670,10 +674,10 @@ mod tests {
         r.add_side(a, "m.example", "pdns:f");
         r.add_side(a, "b.example", "pdns:g");
         let keys: Vec<&str> = r.names(a).into_keys().collect();
-        assert_eq!(r.name_list(a), keys);
+        assert_eq!(r.name_list(a).as_slice(), keys);
         assert_eq!(keys, ["b.example", "m.example", "z.example"]);
         let side_only = ip("192.0.2.4");
         r.add_side(side_only, "s.example", "pdns:f");
-        assert_eq!(r.name_list(side_only), ["s.example"]);
+        assert_eq!(r.name_list(side_only).as_slice(), ["s.example"]);
     }
 }
