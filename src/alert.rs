@@ -213,6 +213,25 @@ impl Collector {
         }
     }
 
+    /// Adds every alert of `other`, merging as [`Collector::add`] does.
+    pub fn absorb(&mut self, other: Collector) {
+        self.names_cut += other.names_cut;
+        if self.alerts.is_empty() {
+            self.alerts = other.alerts;
+            return;
+        }
+        for a in other.alerts.into_values() {
+            self.add(Contribution {
+                id: a.id,
+                level: a.level,
+                host: a.host,
+                title: a.title,
+                description: a.description,
+                evidence: a.evidence,
+            });
+        }
+    }
+
     /// Adds to each alert's evidence the names of its server addresses (`names(ip)`, with
     /// their sources), at most [`MAX_EVIDENCE_NAMES`] of them. Rules leave them out of each
     /// contribution and this adds them once per alert: an address with many names would
@@ -357,6 +376,47 @@ mod tests {
             description: String::new(),
             evidence: Evidence::default(),
         }
+    }
+
+    #[test]
+    fn absorbing_a_collector_gives_what_adding_its_contributions_in_turn_gives() {
+        let with = |level, port: u16, ts: f64, detail: &str| {
+            let mut x = c("PROTO-02", level, "a.org");
+            x.evidence.server_ports.insert(port);
+            x.evidence.details.insert(detail.to_string());
+            x.evidence.seen("connections", 2, Some(ts), Some(ts + 1.0));
+            x
+        };
+        let contributions = [
+            with(Level::Low, 8443, 10.0, "one"),
+            c("IOC-06", Level::Low, "b.xyz"),
+            with(Level::Moderate, 9000, 5.0, "two"),
+            with(Level::Low, 8443, 20.0, "three"),
+            c("IOC-06", Level::Low, "c.xyz"),
+        ];
+        let mut sequential = Collector::new();
+        for x in contributions.iter().cloned() {
+            sequential.add(x);
+        }
+        // Split unevenly, one alert in both parts.
+        let (mut first, mut second) = (Collector::new(), Collector::new());
+        for (i, x) in contributions.iter().cloned().enumerate() {
+            if i < 2 { &mut first } else { &mut second }.add(x);
+        }
+        first.names_cut = 1;
+        second.names_cut = 2;
+        let mut merged = Collector::new();
+        merged.absorb(first);
+        merged.absorb(second);
+        assert_eq!(merged.names_cut, 3);
+        let (merged, sequential) = (merged.into_sorted(), sequential.into_sorted());
+        assert_eq!(merged, sequential);
+        let a = merged.iter().find(|a| a.id == "PROTO-02").unwrap();
+        assert_eq!(a.level, Level::Moderate);
+        assert_eq!(a.evidence.counts.get("connections"), Some(&6));
+        assert_eq!(a.evidence.first_ts, Some(5.0));
+        assert_eq!(a.evidence.server_ports.len(), 2);
+        assert_eq!(merged.len(), 3);
     }
 
     #[test]

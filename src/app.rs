@@ -298,7 +298,7 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
     );
     ctx.first_contacts = state.as_ref().map(|s| &s.first_contacts);
     ctx.random_domains = cfg.random_domains;
-    let collector = rules::run(&ctx);
+    let collector = rules::run(&ctx, cfg.parallel.threads);
     let names_cut = collector.names_cut;
     let mut alerts = collector.into_sorted();
     enrichment::annotate_alerts(&mut alerts, online.as_mut(), geoip.as_ref());

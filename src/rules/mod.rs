@@ -20,12 +20,13 @@ use crate::intel::{Indicator, Intel, Whitelist, WhitelistEntry};
 use crate::settings::Settings;
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Registration dates of names, for ACT-02 (from a side file or online lookups).
-pub trait RegistrationDates {
+pub trait RegistrationDates: Sync {
     /// The registration date of `name` (or its nearest parent), as epoch seconds, with its
     /// source.
     fn created(&self, name: &str) -> Option<(f64, String)>;
@@ -239,11 +240,44 @@ pub const RULES: &[&dyn Rule] = &[
 
 /// Runs every enabled rule, adds the names of each alert's server addresses to its evidence,
 /// then runs ADV-01 (whose evidence names none), and returns the collector.
-pub fn run(ctx: &Context<'_>) -> Collector {
+///
+/// With `threads` above 1 the rules are shared out among that many threads, each rule run
+/// whole by one of them into a collector of its own; the collectors are merged after. Every
+/// rule contributes under its own id, and alerts of different ids never merge, so the alerts
+/// are the same whatever the split.
+pub fn run(ctx: &Context<'_>, threads: usize) -> Collector {
+    let rules: Vec<&dyn Rule> = RULES
+        .iter()
+        .copied()
+        .filter(|r| r.enabled(ctx.settings))
+        .collect();
     let mut out = Collector::new();
-    for rule in RULES {
-        if rule.enabled(ctx.settings) {
+    let threads = threads.clamp(1, rules.len().max(1));
+    if threads == 1 {
+        for rule in rules {
             rule.check(ctx, &mut out);
+        }
+    } else {
+        let next = AtomicUsize::new(0);
+        let parts = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut part = Collector::new();
+                        while let Some(rule) = rules.get(next.fetch_add(1, Ordering::Relaxed)) {
+                            rule.check(ctx, &mut part);
+                        }
+                        part
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join()).collect::<Vec<_>>()
+        });
+        for part in parts {
+            match part {
+                Ok(part) => out.absorb(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
         }
     }
     out.add_server_names(|ip| ctx.facts.resolver.names(ip));

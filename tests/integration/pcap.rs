@@ -690,7 +690,7 @@ fn analyze_of_a_capture_gives_the_alerts_of_its_records_in_phase_order() {
             &facts,
             None,
         );
-        let want = captriage::rules::run(&ctx).into_sorted();
+        let want = captriage::rules::run(&ctx, 1).into_sorted();
         assert!(!want.is_empty(), "{pair}: no alerts to compare");
         assert_eq!(report.alerts, want, "{pair}");
         for a in &report.alerts {
