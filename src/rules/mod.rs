@@ -1,9 +1,10 @@
 //! The rules of RULES.md §7 behind one small trait, and the context they all read.
 //!
 //! Every rule reads the same immutable [`Context`] (settings, indicators, whitelist, facts) and
-//! pushes contributions into one [`Collector`]. Rules skip whitelisted subjects (§5) and the
-//! heuristic ones skip local server addresses (§4). [`run`] evaluates every enabled rule in the
-//! fixed order of [`RULES`], then ADV-01 over the result. Adding a rule is one struct in its
+//! pushes contributions into a [`Collector`]. Rules skip whitelisted subjects (§5) and the
+//! heuristic ones skip local server addresses (§4). [`run`] evaluates every enabled rule of
+//! [`RULES`] (on several threads when asked, with the same result, as each rule contributes
+//! under its own id), then ADV-01 over the result. Adding a rule is one struct in its
 //! family's file and one line in [`RULES`].
 
 pub mod act;
@@ -131,6 +132,7 @@ impl<'a> Context<'a> {
     }
 
     fn destination_lookup(&self, ip: IpAddr) -> Option<&'a WhitelistEntry> {
+        // Without a whitelist the address's names are not even gathered.
         self.whitelist?;
         self.whitelisted(Some(ip), self.facts.resolver.name_list(ip))
     }
