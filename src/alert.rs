@@ -5,10 +5,11 @@
 //! sorted by level, rule id and host. Rules decide *whether* to alert; this module decides how
 //! alerts combine. Whitelisting happens before a contribution is made.
 
+use crate::FastMap;
 use crate::model::{Location, Ts};
 use std::borrow::Borrow;
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -242,8 +243,7 @@ impl Collector {
         S: AsRef<str>,
     {
         const CAP: usize = MAX_EVIDENCE_NAMES;
-        let mut of_ip: HashMap<IpAddr, BTreeMap<K, BTreeSet<S>>, foldhash::fast::RandomState> =
-            HashMap::default();
+        let mut of_ip: FastMap<IpAddr, BTreeMap<K, BTreeSet<S>>> = FastMap::default();
         for a in self.alerts.values_mut() {
             let ev = &mut a.evidence;
             let mut cut = false;

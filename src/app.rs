@@ -1,6 +1,7 @@
 //! The pipeline, and the dispatch of subcommands to it: read every input in phase order into
 //! the facts, run the rules, assemble the report, write it, and choose the exit code.
 
+use crate::FastSet;
 use crate::alert::Level;
 use crate::cli::{Cli, Command};
 use crate::config::{AnalyzeConfig, Engine};
@@ -482,7 +483,6 @@ fn whitelisted_destinations(ctx: &Context<'_>) -> Vec<WhitelistedDestination> {
 
 /// Traffic per destination (host, address, protocol, port), with how triage judged it.
 fn destinations(ctx: &Context<'_>, alerts: &[crate::alert::Alert]) -> Vec<DestinationSummary> {
-    type FastSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
     let suspects: FastSet<&str> = alerts.iter().map(|a| a.host.as_str()).collect();
     let suspect_ips: FastSet<std::net::IpAddr> = alerts
         .iter()

@@ -21,3 +21,9 @@ pub mod report;
 pub mod resolve;
 pub mod rules;
 pub mod settings;
+
+/// Hash maps and sets keyed by values from the input (foldhash: fast; their iteration order
+/// never shows, as everything written is sorted).
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+/// See [`FastMap`].
+pub(crate) type FastSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;

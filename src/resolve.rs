@@ -13,6 +13,7 @@
 //! enough lookups have been made since the last change) rather than the runs themselves.
 //! Nothing here knows about rules or files.
 
+use crate::FastMap;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::OnceLock;
@@ -64,13 +65,13 @@ impl Runs {
 #[derive(Debug, Default)]
 struct Starts {
     /// Address -> offset and number of its starts in `firsts`.
-    at: HashMap<IpAddr, (u32, u32), foldhash::fast::RandomState>,
+    at: FastMap<IpAddr, (u32, u32)>,
     /// Each address's run starts, sorted, one address after another.
     firsts: Vec<f64>,
 }
 
 impl Starts {
-    fn of(runs: &HashMap<IpAddr, Runs, foldhash::fast::RandomState>) -> Option<Starts> {
+    fn of(runs: &FastMap<IpAddr, Runs>) -> Option<Starts> {
         let mut s = Starts {
             at: HashMap::with_capacity_and_hasher(runs.len(), Default::default()),
             firsts: Vec::with_capacity(runs.values().map(|a| a.runs.len()).sum()),
@@ -118,10 +119,10 @@ fn span_of<T>(items: &[T], first: impl Fn(&T) -> f64, t: f64) -> Span {
 #[derive(Debug, Default)]
 pub struct Resolver {
     names: Vec<String>,
-    ids: HashMap<String, u32, foldhash::fast::RandomState>,
-    runs: HashMap<IpAddr, Runs, foldhash::fast::RandomState>,
+    ids: FastMap<String, u32>,
+    runs: FastMap<IpAddr, Runs>,
     /// Side-file names per address, with their source (`pdns:FILE`).
-    side: HashMap<IpAddr, BTreeMap<String, BTreeSet<String>>, foldhash::fast::RandomState>,
+    side: FastMap<IpAddr, BTreeMap<String, BTreeSet<String>>>,
     /// The runs' starts for `epoch`, built once `epoch` was asked more often since the last
     /// change than there are runs (so a log that mixes DNS and conn rows never rebuilds it per
     /// row: the building is paid for by the lookups before it); `None` inside when there are too

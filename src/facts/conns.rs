@@ -15,9 +15,8 @@
 //! their order. [`super::FactsBuilder::merge`] folds partials into the builder.
 
 use super::joins::{Hits, Wants};
-use super::{
-    ConnFact, FastMap, MAX_DESTINATIONS, MAX_DIAGNOSTICS, MAX_TIMELINE, occurrence, time, tuple,
-};
+use super::{ConnFact, MAX_DESTINATIONS, MAX_DIAGNOSTICS, MAX_TIMELINE, occurrence, time, tuple};
+use crate::FastMap;
 use crate::input::zeek::Columns;
 use crate::model::{Conn, Diagnostic, Location, Pos, RankedSink, Record, Sink};
 use crate::resolve::Resolver;

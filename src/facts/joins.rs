@@ -23,8 +23,9 @@
 //! group, which is what they would have made of the records one by one: the same host (one
 //! epoch, one name), the same evidence counts, times and first occurrence.
 
+use super::Tuple;
 use super::joinspill::{Chunked, Filters, PARTS, part};
-use super::{FastMap, Tuple};
+use crate::FastMap;
 use crate::alert::Occurrence;
 use crate::model::{Diagnostic, Location, Pos};
 use crate::resolve::Resolver;

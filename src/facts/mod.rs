@@ -190,8 +190,6 @@ pub fn override_join_budget(n: Option<usize>) {
 /// Most one-minute buckets kept for the connections timeline.
 pub const MAX_TIMELINE: usize = 100_000;
 
-/// Hash maps on the per-row path (foldhash: fast; their order never shows, output is sorted).
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 type Tuple = (IpAddr, u16, IpAddr, u16);
 
 /// The certificate side of a TLS shape.

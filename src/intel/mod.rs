@@ -26,6 +26,7 @@ pub mod zeek;
 pub use export::{ExportFormat, ExportSummary, export, stats};
 pub use formats::{IocFormat, IocInput, Loaded, load_all, load_any, load_inputs, parse_any};
 
+use crate::FastMap;
 use crate::model::{Diagnostic, Location};
 use crate::names::{self, normalize_name, parse_addr, valid_domain, valid_label};
 use hashbrown::HashTable;
@@ -760,9 +761,6 @@ impl ValueIndex {
         });
     }
 }
-
-/// Hash maps keyed by values from input files (foldhash: fast; order never shows).
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The immutable indicator store.
 #[derive(Debug, Default)]

@@ -2,8 +2,8 @@
 //! prefix down, so a lookup costs at most 33 (IPv4) or 129 (IPv6) hash probes whatever the list
 //! size. Used by the indicator store, the whitelist and `local_nets`.
 
+use crate::FastMap;
 use ipnetwork::IpNetwork;
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// Networks mapped to values; [`PrefixTable::matches`] yields every network containing an address.
@@ -12,9 +12,6 @@ pub struct PrefixTable<T> {
     v4: Vec<(u8, FastMap<u32, Vec<T>>)>,
     v6: Vec<(u8, FastMap<u128, Vec<T>>)>,
 }
-
-/// The rules probe the tables for every destination, several times: a fast hash pays.
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 fn mask4(addr: u32, len: u8) -> u32 {
     if len == 0 {

@@ -14,17 +14,16 @@ pub mod ioc;
 pub mod proto;
 pub mod ssl;
 
+use crate::FastMap;
 use crate::alert::{Collector, Contribution, Evidence, Level, MatchedIndicator, Occurrence};
 use crate::facts::{ConnFact, DnsFact, Facts};
 use crate::intel::prefix::PrefixTable;
 use crate::intel::{Indicator, Intel, Whitelist, WhitelistEntry};
 use crate::settings::Settings;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
-
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Registration dates of names, for ACT-02 (from a side file or online lookups).
 pub trait RegistrationDates: Sync {

@@ -5,7 +5,8 @@
 //! for the application parsers (DNS, TLS, HTTP). Every buffer and table is bounded. The parsers
 //! themselves are pure and live beside this module; this module decides what to feed them.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use crate::FastMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 
 use super::dns;
@@ -383,7 +384,7 @@ struct Flow {
 pub struct Flows {
     /// foldhash, randomly seeded: fast, and no crafted capture can make its keys collide; the
     /// order flows leave it in is restored by sorting on (first packet, creation).
-    table: HashMap<Key, Flow, foldhash::fast::RandomState>,
+    table: FastMap<Key, Flow>,
     finished: Vec<FlowRecord>,
     /// Endpoints FTP control connections announced for data connections (bounded).
     ftp_data: Vec<(IpAddr, u16)>,
