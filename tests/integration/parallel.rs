@@ -134,6 +134,37 @@ fn split_log(log: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
     (header, data)
 }
 
+/// A TSV line (a `#fields` or `#types` line, or a row) with its columns in reverse order.
+fn reversed(line: &[u8]) -> Vec<u8> {
+    let body = line.strip_suffix(b"\n").unwrap_or(line);
+    let (prefix, cols): (&[u8], &[u8]) = match body.strip_prefix(b"#fields\t") {
+        Some(rest) => (b"#fields\t", rest),
+        None => match body.strip_prefix(b"#types\t") {
+            Some(rest) => (b"#types\t", rest),
+            None => (b"", body),
+        },
+    };
+    let mut parts: Vec<&[u8]> = cols.split(|b| *b == b'\t').collect();
+    parts.reverse();
+    let mut out = prefix.to_vec();
+    out.extend_from_slice(&parts.join(&b'\t'));
+    out.push(b'\n');
+    out
+}
+
+/// The header of a log with its columns in reverse order.
+fn reversed_header(header: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for l in header.split_inclusive(|b| *b == b'\n') {
+        if l.starts_with(b"#fields") || l.starts_with(b"#types") {
+            out.extend(reversed(l));
+        } else {
+            out.extend_from_slice(l);
+        }
+    }
+    out
+}
+
 #[test]
 fn damaged_and_oddly_shaped_logs_give_the_same_report_on_many_threads() {
     let case = Path::new("tests/data/reference-cases/all_rules");
@@ -169,29 +200,7 @@ fn damaged_and_oddly_shaped_logs_give_the_same_report_on_many_threads() {
                 _ => blocks.extend_from_slice(l),
             }
         }
-        let reversed = |line: &[u8]| -> Vec<u8> {
-            let body = line.strip_suffix(b"\n").unwrap_or(line);
-            let (prefix, cols): (&[u8], &[u8]) = match body.strip_prefix(b"#fields\t") {
-                Some(rest) => (b"#fields\t", rest),
-                None => match body.strip_prefix(b"#types\t") {
-                    Some(rest) => (b"#types\t", rest),
-                    None => (b"", body),
-                },
-            };
-            let mut parts: Vec<&[u8]> = cols.split(|b| *b == b'\t').collect();
-            parts.reverse();
-            let mut out = prefix.to_vec();
-            out.extend_from_slice(&parts.join(&b'\t'));
-            out.push(b'\n');
-            out
-        };
-        for l in header.split_inclusive(|b| *b == b'\n') {
-            if l.starts_with(b"#fields") || l.starts_with(b"#types") {
-                blocks.extend(reversed(l));
-            } else {
-                blocks.extend_from_slice(l);
-            }
-        }
+        blocks.extend(reversed_header(&header));
         for l in &data {
             blocks.extend(reversed(l));
         }
@@ -290,4 +299,97 @@ fn the_parallel_reader_hands_every_row_to_the_workers_and_loses_none() {
     seq.records.sort();
     assert_eq!(got, seq.records);
     assert!(want.rows > 10);
+}
+
+/// Records and diagnostics of reading `path` on one thread, and on three with batches of
+/// `batch_bytes`, each sorted (workers take batches in any order).
+fn sequential_and_parallel(path: &Path, batch_bytes: usize) -> [(Vec<String>, Vec<String>); 2] {
+    use captriage::input::zeek::{ParallelOptions, read_file, read_files_parallel};
+    let mut seq = Collect::default();
+    let want = read_file(path, &mut seq).unwrap();
+    let opts = ParallelOptions {
+        threads: 3,
+        batch_bytes,
+    };
+    let (results, sinks) = read_files_parallel(&[path], 0, opts, Collect::default, &|_| {});
+    assert_eq!(results.into_iter().next().unwrap().unwrap(), want);
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    [
+        (sorted(seq.records), sorted(seq.diagnostics)),
+        (
+            sorted(sinks.iter().flat_map(|s| s.records.clone()).collect()),
+            sorted(sinks.iter().flat_map(|s| s.diagnostics.clone()).collect()),
+        ),
+    ]
+}
+
+#[test]
+fn runs_of_rows_handed_over_whole_keep_their_line_numbers_and_line_endings() {
+    // The reader thread hands the workers each buffer's run of data rows whole, up to a meta
+    // line; the workers split it. Rows with CRLF and doubled CR endings, blank and
+    // whitespace-only lines, headers changing the column order mid-file (one of them at the
+    // very start of a 256 KiB buffer) after a #close, over several buffers and rows cut across
+    // them, must give the records (with their line numbers) and diagnostics of reading on one
+    // thread.
+    let conn = std::fs::read("tests/data/reference-cases/all_rules/conn.log").unwrap();
+    let (header, data) = split_log(&conn);
+    let headers = [header.clone(), reversed_header(&header)];
+    let mut log = header.clone();
+    let mut order = 0;
+    let mut padded = false;
+    for round in 0..800 {
+        for (i, l) in data.iter().enumerate() {
+            let l = if order == 0 { l.clone() } else { reversed(l) };
+            let body = l.strip_suffix(b"\n").unwrap();
+            match (round + i) % 11 {
+                1 => {
+                    log.extend_from_slice(body);
+                    log.extend_from_slice(b"\r\n");
+                }
+                2 => {
+                    log.extend_from_slice(body);
+                    log.extend_from_slice(b"\r\r\n");
+                }
+                3 => log.extend_from_slice(b"\n \t \r\n\r\n"),
+                4 => log.extend_from_slice(b"too\tfew\r\n"),
+                _ => log.extend_from_slice(&l),
+            }
+        }
+        let switch = if !padded && log.len() > (1 << 18) - 4096 {
+            // This switch begins exactly at the second buffer, after a blank line.
+            padded = true;
+            log.extend(std::iter::repeat_n(b' ', (1 << 18) - log.len() - 1));
+            log.push(b'\n');
+            true
+        } else if round % 150 == 75 {
+            log.extend_from_slice(b"#close\t2024-01-01-00-00-00\n");
+            true
+        } else {
+            false
+        };
+        if switch {
+            order = 1 - order;
+            log.extend_from_slice(&headers[order]);
+        }
+    }
+    assert!(log.len() > 1 << 20, "{} bytes", log.len());
+    assert_eq!(log[1 << 18], b'#');
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("conn.log");
+    std::fs::write(&path, &log).unwrap();
+    for batch in [1, 4096, 1 << 18] {
+        let [seq, par] = sequential_and_parallel(&path, batch);
+        assert!(seq.0.len() > 5000, "{} records", seq.0.len());
+        assert!(
+            seq.1
+                .iter()
+                .any(|d| d.contains("expected 21 fields, found 2")),
+            "{:?}",
+            seq.1
+        );
+        assert_eq!(par, seq, "batches of {batch} bytes");
+    }
 }

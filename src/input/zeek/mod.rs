@@ -221,13 +221,10 @@ impl<'s> Reader<'s> {
     }
 
     /// One line as read (without its newline): whitespace-only lines are skipped.
-    fn text_line(&mut self, no: u64, mut line: &[u8]) {
-        if let Some(l) = line.strip_suffix(b"\r") {
-            line = l;
-        }
-        if line.iter().all(u8::is_ascii_whitespace) {
+    fn text_line(&mut self, no: u64, line: &[u8]) {
+        let Some(line) = content(line) else {
             return;
-        }
+        };
         if self.dispatch.is_some() && self.dispatched(no, line) {
             return;
         }
@@ -468,6 +465,8 @@ fn read_lines(
 
 /// Feeds every line of `reader` to `r`, straight from the reader's buffer when a line lies
 /// within it. Lines longer than [`MAX_LINE`] are reported and skipped; a read error ends the file.
+/// In a parallel read, each buffer's run of data rows goes to the workers whole
+/// ([`Reader::dispatched_block`]), and only the lines around it are looked at one by one here.
 fn scan_lines(reader: &mut impl BufRead, r: &mut Reader<'_>) {
     let mut carry: Vec<u8> = Vec::new();
     let mut no: u64 = 0;
@@ -489,9 +488,22 @@ fn scan_lines(reader: &mut impl BufRead, r: &mut Reader<'_>) {
             break;
         }
         let mut start = 0;
-        for nl in memchr::memchr_iter(b'\n', avail) {
-            let piece = avail.get(start..nl).unwrap_or_default();
-            start = nl + 1;
+        // Once per buffer, at the first line that begins in it: the run of data rows from
+        // there may go to the workers whole.
+        let mut block_tried = false;
+        while let Some(at) = memchr::memchr(b'\n', avail.get(start..).unwrap_or_default()) {
+            if !block_tried && carry.is_empty() && !skipping {
+                block_tried = true;
+                let (bytes, lines) =
+                    r.dispatched_block(no + 1, avail.get(start..).unwrap_or_default());
+                if bytes > 0 {
+                    start += bytes;
+                    no += lines;
+                    continue;
+                }
+            }
+            let piece = avail.get(start..start + at).unwrap_or_default();
+            start += at + 1;
             no += 1;
             if skipping {
                 skipping = false;
@@ -532,6 +544,12 @@ fn scan_lines(reader: &mut impl BufRead, r: &mut Reader<'_>) {
     if let Some(d) = r.dispatch.as_mut() {
         d.flush();
     }
+}
+
+/// A line without a trailing carriage return, or `None` for a line of only whitespace (skipped).
+fn content(line: &[u8]) -> Option<&[u8]> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    (!line.iter().all(u8::is_ascii_whitespace)).then_some(line)
 }
 
 #[cfg(test)]
