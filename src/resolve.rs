@@ -172,8 +172,18 @@ impl Resolver {
     /// transaction (a query name and its CNAME targets share a ts) never split each other's
     /// runs, so repeated lookups keep the state per address constant.
     pub fn add(&mut self, ip: IpAddr, name: &str, rank: Rank, ts: Option<f64>) {
-        let ts = ts.unwrap_or(f64::NEG_INFINITY);
         let id = self.intern(name);
+        self.add_id(ip, id, rank, ts);
+    }
+
+    /// The id [`Resolver::add_id`] knows `name` by.
+    pub(crate) fn name_id(&mut self, name: &str) -> u32 {
+        self.intern(name)
+    }
+
+    /// [`Resolver::add`] for a name by its [`Resolver::name_id`].
+    pub(crate) fn add_id(&mut self, ip: IpAddr, id: u32, rank: Rank, ts: Option<f64>) {
+        let ts = ts.unwrap_or(f64::NEG_INFINITY);
         let addr = self.runs.entry(ip).or_default();
         addr.reach = OnceLock::new();
         let runs = &mut addr.runs;

@@ -292,6 +292,87 @@ struct CertData {
     san_dns: Vec<String>,
 }
 
+/// Most DNS row shapes [`DnsMemo`] remembers; past it, it starts over (a cache: only the time
+/// it saves depends on it).
+const MAX_DNS_SHAPES: usize = 1 << 15;
+
+/// What [`FactsBuilder::dns`] worked out for each recent DNS row shape (its query, type and
+/// answers, all that decides it besides the row's time, uid and place), so that a row of a
+/// shape seen before only replays it: the resolver additions, by name id, and the count into
+/// the transaction's fact. The other effects of a first row (the fact's addresses, name
+/// servers) change nothing when repeated. A day of a site's DNS log repeats a few thousand
+/// shapes; normalising and interning each row's names, and finding its fact, was most of the
+/// time of the DNS phase.
+#[derive(Debug, Default)]
+struct DnsMemo {
+    shapes: crate::FastMap<Box<[u8]>, DnsShape>,
+    /// The key of the row at hand, reused.
+    key: Vec<u8>,
+    /// Only in tests: remember nothing, to compare with.
+    #[cfg(test)]
+    off: bool,
+}
+
+#[derive(Debug, Default)]
+struct DnsShape {
+    /// Resolver additions, in order: address, name id, rank.
+    adds: smallvec::SmallVec<[(IpAddr, u32, crate::resolve::Rank); 2]>,
+    /// The transaction fact the row counts into; none for a row with no query or CNAME.
+    fact: Option<usize>,
+}
+
+impl DnsMemo {
+    /// Sets `key` to the shape of `d`: each part with its length, so that parts cannot run
+    /// into each other.
+    fn key_of(&mut self, d: &Dns<'_>) {
+        fn text(out: &mut Vec<u8>, s: Option<&str>) {
+            match s {
+                Some(s) => {
+                    out.extend_from_slice(&(s.len() as u64 + 1).to_le_bytes());
+                    out.extend_from_slice(s.as_bytes());
+                }
+                None => out.extend_from_slice(&0u64.to_le_bytes()),
+            }
+        }
+        let k = &mut self.key;
+        k.clear();
+        text(k, d.qtype_name.as_deref());
+        match d.qtype {
+            Some(n) => {
+                k.push(1);
+                k.extend_from_slice(&n.to_le_bytes());
+            }
+            None => k.push(0),
+        }
+        text(k, d.query.as_deref());
+        for a in &d.answers {
+            text(k, Some(a));
+        }
+    }
+
+    fn remember(&mut self, shape: DnsShape) {
+        #[cfg(test)]
+        if self.off {
+            return;
+        }
+        if self.shapes.len() >= MAX_DNS_SHAPES {
+            self.shapes.clear();
+        }
+        self.shapes.insert(self.key.as_slice().into(), shape);
+    }
+}
+
+/// Counts a DNS row into the transaction fact `f` it belongs to.
+fn count_dns(f: &mut DnsFact, d: &Dns<'_>, location: &Location) {
+    if d.ts
+        .is_some_and(|t| f.first_ts.is_none_or(|first| t < first))
+    {
+        f.first = occurrence(location, d.uid.as_deref());
+    }
+    merge_times(&mut f.first_ts, &mut f.last_ts, d.ts);
+    f.count += 1;
+}
+
 /// Builds [`Facts`] from records; see the module documentation for the order files must come in.
 #[derive(Debug, Default)]
 pub struct FactsBuilder {
@@ -303,6 +384,8 @@ pub struct FactsBuilder {
     dns: Vec<DnsFact>,
     dns_index: hashbrown::HashTable<usize>,
     dns_hasher: foldhash::fast::RandomState,
+    /// What recent DNS rows of each shape worked out, so that a repeated shape skips it.
+    dns_memo: DnsMemo,
     x509_by_id: HashMap<String, CertData>,
     x509_by_fp: HashMap<String, CertData>,
     files_by_fuid: HashMap<String, (Option<String>, Option<String>)>,
@@ -466,6 +549,17 @@ impl FactsBuilder {
 
     fn dns(&mut self, d: &Dns<'_>, location: &Location) {
         self.seen_ts(d.ts);
+        self.dns_memo.key_of(d);
+        if let Some(shape) = self.dns_memo.shapes.get(self.dns_memo.key.as_slice()) {
+            for &(ip, id, rank) in &shape.adds {
+                self.facts.resolver.add_id(ip, id, rank, d.ts);
+            }
+            if let Some(f) = shape.fact.and_then(|i| self.dns.get_mut(i)) {
+                count_dns(f, d, location);
+            }
+            return;
+        }
+        let mut shape = DnsShape::default();
         // Names are borrowed from the record when already normal (as Zeek writes nearly all),
         // so a row allocates only for a new shape.
         let qtype: Cow<'_, str> = match (&d.qtype_name, d.qtype) {
@@ -507,17 +601,25 @@ impl FactsBuilder {
                 }
             }
         }
-        if addr_query {
-            for ip in &addrs {
-                if let Some(q) = &query {
-                    self.facts.resolver.add(*ip, q, 0, d.ts);
+        if addr_query && !addrs.is_empty() {
+            let resolver = &mut self.facts.resolver;
+            let query = query.as_deref().map(|q| resolver.name_id(q));
+            let cnames: smallvec::SmallVec<[u32; 4]> =
+                cnames.iter().map(|c| resolver.name_id(c)).collect();
+            for &ip in &addrs {
+                if let Some(q) = query {
+                    shape.adds.push((ip, q, 0));
                 }
-                for c in &cnames {
-                    self.facts.resolver.add(*ip, c, 1, d.ts);
+                for &c in &cnames {
+                    shape.adds.push((ip, c, 1));
                 }
+            }
+            for &(ip, id, rank) in &shape.adds {
+                resolver.add_id(ip, id, rank, d.ts);
             }
         }
         if query.is_none() && cnames.is_empty() {
+            self.dns_memo.remember(shape);
             return;
         }
         let hash = {
@@ -544,12 +646,7 @@ impl FactsBuilder {
         let at = match found {
             Some(i) => {
                 if let Some(f) = facts.get_mut(i) {
-                    if d.ts
-                        .is_some_and(|t| f.first_ts.is_none_or(|first| t < first))
-                    {
-                        f.first = occurrence(location, d.uid.as_deref());
-                    }
-                    merge_times(&mut f.first_ts, &mut f.last_ts, d.ts);
+                    count_dns(f, d, location);
                 }
                 i
             }
@@ -559,7 +656,7 @@ impl FactsBuilder {
                     query: query.map(Cow::into_owned),
                     cnames: cnames.into_iter().map(Cow::into_owned).collect(),
                     qtype: qtype.into_owned(),
-                    count: 0,
+                    count: 1,
                     first_ts: d.ts,
                     last_ts: d.ts,
                     addrs: BTreeSet::new(),
@@ -582,10 +679,11 @@ impl FactsBuilder {
                 i
             }
         };
+        shape.fact = Some(at);
+        self.dns_memo.remember(shape);
         let Some(fact) = facts.get_mut(at) else {
             return;
         };
-        fact.count += 1;
         for ip in addrs {
             if fact.addrs.len() < 16 {
                 fact.addrs.insert(ip);
@@ -1053,6 +1151,129 @@ mod tests {
             proto: Some("tcp".into()),
             ..Conn::default()
         })
+    }
+
+    #[test]
+    fn a_dns_row_of_a_shape_seen_before_replays_what_the_first_one_worked_out() {
+        // (query, qtype name, qtype, answers): addresses shared between names, CNAME chains
+        // with a repeated target, names in other case and with a final dot, a name-server
+        // answer, no query, no answer, a type by number only, more addresses than a fact keeps.
+        let many: Vec<String> = (1..=20).map(|i| format!("10.9.0.{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        type Shape<'a> = (Option<&'a str>, Option<&'a str>, Option<u64>, Vec<&'a str>);
+        let shapes: Vec<Shape<'_>> = vec![
+            (
+                Some("a.example"),
+                Some("A"),
+                Some(1),
+                vec!["10.0.0.1", "10.0.0.2"],
+            ),
+            (Some("b.example"), Some("A"), Some(1), vec!["10.0.0.1"]),
+            (
+                Some("WWW.Example.COM."),
+                Some("a"),
+                None,
+                vec!["edge.cdn.net", "Edge.CDN.net", "e2.cdn.net", "10.0.0.3"],
+            ),
+            (
+                Some("v6.example"),
+                Some("AAAA"),
+                Some(28),
+                vec!["2001:db8::1"],
+            ),
+            (
+                Some("example.org"),
+                Some("NS"),
+                Some(2),
+                vec!["ns1.example.org"],
+            ),
+            (None, Some("A"), Some(1), vec!["alias.example", "10.0.0.2"]),
+            (Some("nx.example"), Some("A"), Some(1), vec![]),
+            (Some("num.example"), None, Some(1), vec!["10.0.0.4"]),
+            (
+                Some("txt.example"),
+                Some("TXT"),
+                Some(16),
+                vec!["TXT 5 hello"],
+            ),
+            (Some("many.example"), Some("A"), Some(1), many),
+            (Some("a.example"), Some("A"), Some(1), vec!["10.0.0.2"]),
+            // The first shape's query and answers, as another type and with its number only.
+            (
+                Some("a.example"),
+                Some("MX"),
+                Some(15),
+                vec!["10.0.0.1", "10.0.0.2"],
+            ),
+            (
+                Some("a.example"),
+                None,
+                Some(15),
+                vec!["10.0.0.1", "10.0.0.2"],
+            ),
+            (
+                Some("a.example"),
+                None,
+                Some(1),
+                vec!["10.0.0.1", "10.0.0.2"],
+            ),
+        ];
+        let source: std::sync::Arc<str> = std::sync::Arc::from("dns.log");
+        let build = |off: bool| {
+            let mut b = FactsBuilder::default();
+            b.dns_memo.off = off;
+            for i in 0..700u32 {
+                let (query, name, qtype, answers) = &shapes[(i as usize * 11) % shapes.len()];
+                // Mostly in time order, some late, some without a time.
+                let ts = match i % 13 {
+                    0 => Some(f64::from(i) - 50.0),
+                    5 => None,
+                    _ => Some(f64::from(i)),
+                };
+                let row = Dns {
+                    ts,
+                    uid: Some(format!("C{i}").into()),
+                    query: query.map(Into::into),
+                    qtype_name: name.map(Into::into),
+                    qtype: *qtype,
+                    answers: answers.iter().map(|&a| a.into()).collect(),
+                    ..Dns::default()
+                };
+                b.record(Record::Dns(row), &Location::line(&source, u64::from(i) + 1));
+            }
+            b
+        };
+        let (memo, plain) = (build(false), build(true));
+        assert!(memo.dns_memo.shapes.len() == shapes.len());
+        assert!(plain.dns_memo.shapes.is_empty());
+        assert_eq!(memo.dns, plain.dns);
+        assert!(
+            memo.dns
+                .iter()
+                .any(|f| f.count >= 50 && f.addrs.len() == 16)
+        );
+        let (r, p) = (&memo.facts.resolver, &plain.facts.resolver);
+        assert_eq!(r.generation(), p.generation());
+        assert_eq!(
+            format!("{:?}", memo.facts.nameservers),
+            format!("{:?}", plain.facts.nameservers)
+        );
+        for ip in [
+            "10.0.0.1",
+            "10.0.0.2",
+            "10.0.0.3",
+            "10.0.0.4",
+            "2001:db8::1",
+            "10.9.0.20",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(r.names(ip), p.names(ip), "{ip}");
+            for t in (-100..800).step_by(7) {
+                let t = f64::from(t);
+                assert_eq!(r.span(ip, t), p.span(ip, t), "{ip} at {t}");
+                assert_eq!(r.display(ip, t), p.display(ip, t), "{ip} at {t}");
+            }
+        }
     }
 
     #[test]

@@ -329,8 +329,8 @@ fn sequential_and_parallel(path: &Path, batch_bytes: usize) -> [(Vec<String>, Ve
 #[test]
 fn runs_of_rows_handed_over_whole_keep_their_line_numbers_and_line_endings() {
     // The reader thread hands the workers each buffer's run of data rows whole, up to a meta
-    // line; the workers split it. Rows with CRLF and doubled CR endings, blank and
-    // whitespace-only lines, headers changing the column order mid-file (one of them at the
+    // line; the workers split it. Rows with CRLF and doubled CR endings, escaped bytes, blank
+    // and whitespace-only lines, headers changing the column order mid-file (one of them at the
     // very start of a 256 KiB buffer) after a #close, over several buffers and rows cut across
     // them, must give the records (with their line numbers) and diagnostics of reading on one
     // thread.
@@ -342,7 +342,13 @@ fn runs_of_rows_handed_over_whole_keep_their_line_numbers_and_line_endings() {
     let mut padded = false;
     for round in 0..800 {
         for (i, l) in data.iter().enumerate() {
-            let l = if order == 0 { l.clone() } else { reversed(l) };
+            let mut l = l.clone();
+            if (round + i) % 11 == 5 {
+                // An escaped byte in the uid, which must be unescaped.
+                let tab = l.iter().position(|b| *b == b'\t').unwrap();
+                l.splice(tab + 1..tab + 1, *b"\\x41");
+            }
+            let l = if order == 0 { l } else { reversed(&l) };
             let body = l.strip_suffix(b"\n").unwrap();
             match (round + i) % 11 {
                 1 => {

@@ -234,6 +234,11 @@ impl<'s> Reader<'s> {
     /// A line not handed to the workers: a meta line, a row parsed here, or a line before any
     /// header.
     fn line(&mut self, no: u64, line: &[u8]) {
+        self.known_line(no, line, tsv::Known::default());
+    }
+
+    /// [`Reader::line`] with what is `known` of the line's text.
+    fn known_line(&mut self, no: u64, line: &[u8], known: tsv::Known<'_>) {
         if self.header.is_meta(line) {
             self.headerless_reported = false;
             self.fields_read = None;
@@ -261,7 +266,7 @@ impl<'s> Reader<'s> {
             return;
         }
         if self.header.schema.is_some() {
-            self.tsv_row(no, line);
+            self.tsv_row(no, line, known);
         } else if line.first() == Some(&b'{') {
             self.json_row(no, line);
         } else if self.header.names_line(line) {
@@ -279,7 +284,7 @@ impl<'s> Reader<'s> {
         }
     }
 
-    fn tsv_row(&mut self, no: u64, line: &[u8]) {
+    fn tsv_row(&mut self, no: u64, line: &[u8], known: tsv::Known<'_>) {
         let Some(schema) = self.header.schema.as_ref() else {
             return;
         };
@@ -298,7 +303,7 @@ impl<'s> Reader<'s> {
         let Some(schema) = self.header.schema.as_ref() else {
             return;
         };
-        let mut row = tsv::TsvRow::new(line, &self.cols, schema, &self.header.meta);
+        let mut row = tsv::TsvRow::new(line, &self.cols, schema, &self.header.meta, known);
         let record = fields::map_row(&self.block_kind, &mut row, &self.columns);
         let (bad, bad_utf8) = (row.bad.take(), row.bad_utf8);
         if let Some(record) = record {
@@ -465,8 +470,9 @@ fn read_lines(
 
 /// Feeds every line of `reader` to `r`, straight from the reader's buffer when a line lies
 /// within it. Lines longer than [`MAX_LINE`] are reported and skipped; a read error ends the file.
-/// In a parallel read, each buffer's run of data rows goes to the workers whole
-/// ([`Reader::dispatched_block`]), and only the lines around it are looked at one by one here.
+/// In a parallel read, the runs of data rows of each buffer (from its first line, and after
+/// each meta line) go to the workers whole ([`Reader::dispatched_block`]); only the lines
+/// around them are looked at one by one here.
 fn scan_lines(reader: &mut impl BufRead, r: &mut Reader<'_>) {
     let mut carry: Vec<u8> = Vec::new();
     let mut no: u64 = 0;
@@ -488,8 +494,8 @@ fn scan_lines(reader: &mut impl BufRead, r: &mut Reader<'_>) {
             break;
         }
         let mut start = 0;
-        // Once per buffer, at the first line that begins in it: the run of data rows from
-        // there may go to the workers whole.
+        // At the first line that begins in the buffer and after each meta line: the run of
+        // data rows from there may go to the workers whole.
         let mut block_tried = false;
         while let Some(at) = memchr::memchr(b'\n', avail.get(start..).unwrap_or_default()) {
             if !block_tried && carry.is_empty() && !skipping {
@@ -514,6 +520,7 @@ fn scan_lines(reader: &mut impl BufRead, r: &mut Reader<'_>) {
                     r.diag(no, format!("line longer than {MAX_LINE} bytes; skipped"));
                 } else {
                     r.text_line(no, piece);
+                    block_tried &= piece.first() != Some(&b'#');
                 }
             } else {
                 carry.extend_from_slice(piece);
@@ -521,6 +528,7 @@ fn scan_lines(reader: &mut impl BufRead, r: &mut Reader<'_>) {
                     r.diag(no, format!("line longer than {MAX_LINE} bytes; skipped"));
                 } else {
                     r.text_line(no, &carry);
+                    block_tried &= carry.first() != Some(&b'#');
                 }
                 carry.clear();
             }

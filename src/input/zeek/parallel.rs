@@ -5,8 +5,9 @@
 //! over-long lines, read errors. Data rows are copied into batches of about
 //! [`DEFAULT_BATCH_BYTES`] with a snapshot of the header state they were read under, and handed
 //! through a bounded channel to worker threads, which parse and map them into their own
-//! [`RankedSink`]. Under a TSV header, the reader thread copies each read buffer's run of rows up
-//! to the next meta line whole and only counts its newlines; the workers split it into lines.
+//! [`RankedSink`]. Under a TSV header, the reader thread copies a read buffer's runs of rows (from
+//! its first line and after each meta line, up to the next meta line) whole and only counts
+//! their newlines; the workers split them into lines.
 //! Other lines (JSON, meta lines, the ends of a buffer) it looks at one by one. Every record and diagnostic keeps its file (by rank, the file's index in the
 //! list) and line, so the caller can merge what the sinks gathered back into reading order. Memory
 //! is bounded by the channel: at most a few batches per thread are in flight.
@@ -304,13 +305,20 @@ fn work<S: RankedSink>(rx: &Mutex<Receiver<Batch>>, sink: &mut S) -> Vec<WorkerF
                 }
                 Piece::Block { no, start, end } => {
                     let block = batch.buf.get(start..end).unwrap_or_default();
+                    // The run's text checked once, not row by row.
+                    let text = simdutf8::basic::from_utf8(block).ok();
+                    let plain = memchr::memchr(b'\\', block).is_none();
                     let mut from = 0;
                     for (i, nl) in memchr::memchr_iter(b'\n', block)
                         .chain(std::iter::once(block.len()))
                         .enumerate()
                     {
                         if let Some(line) = block.get(from..nl).and_then(super::content) {
-                            r.line(no + i as u64, line);
+                            let known = super::tsv::Known {
+                                text: text.and_then(|t| t.get(from..from + line.len())),
+                                plain,
+                            };
+                            r.known_line(no + i as u64, line, known);
                         }
                         from = nl + 1;
                     }
@@ -527,6 +535,31 @@ mod tests {
             (40, String::new(), true),
         ];
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn the_rows_after_each_header_go_as_one_run() {
+        let (tx, rx) = sync_channel(64);
+        let mut sink = Nothing;
+        let mut r = super::super::new_reader(Arc::from("conn.log"), "conn.log", &mut sink);
+        r.dispatch = Some(Dispatch {
+            rank: 0,
+            tx,
+            batch_bytes: 1 << 20,
+            state: None,
+            cur: None,
+        });
+        let mut log = HEADER.to_vec();
+        log.extend_from_slice(b"1\tA\t10.0.0.1\n2\tB\t10.0.0.2\n#close\tx\n");
+        log.extend_from_slice(HEADER);
+        log.extend_from_slice(b"3\tC\t10.0.0.3\n4\tD\t10.0");
+        super::super::scan_lines(&mut &log[..], &mut r);
+        let want: Vec<(u64, String, bool)> = vec![
+            (8, "1\tA\t10.0.0.1\n2\tB\t10.0.0.2".into(), true),
+            (18, "3\tC\t10.0.0.3".into(), true),
+            (19, "4\tD\t10.0".into(), false),
+        ];
+        assert_eq!(pieces(&rx), want);
     }
 
     #[test]

@@ -467,6 +467,15 @@ fn text_of_bytes(v: Vec<u8>) -> String {
     s
 }
 
+/// What is already known of a line before it is parsed: its text, when a whole run of lines it
+/// came in was valid UTF-8, and whether that run held no backslash. Checking a run of rows at
+/// once costs less than checking each row on its own.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Known<'a> {
+    pub text: Option<&'a str>,
+    pub plain: bool,
+}
+
 /// One TSV data line, split into fields, seen through the schema.
 pub(crate) struct TsvRow<'a, 's> {
     line: &'a [u8],
@@ -500,22 +509,25 @@ enum Val<'a> {
 
 impl<'a, 's> TsvRow<'a, 's> {
     /// The row of `line`, whose leading fields `split_ranges` put in `cols` (the columns read
-    /// are among them).
+    /// are among them), with what is `known` of it.
     pub(crate) fn new(
         line: &'a [u8],
         cols: &'s [(usize, usize)],
         schema: &'s Schema,
         meta: &'s Meta,
+        known: Known<'a>,
     ) -> Self {
         // Only the fields split are read: check the text up to the end of the last one.
-        let head = cols
-            .last()
-            .and_then(|&(_, end)| line.get(..end))
-            .unwrap_or(line);
+        let head_end = cols.last().map_or(line.len(), |&(_, end)| end);
+        let head = line.get(..head_end).unwrap_or(line);
+        let line_str = match known.text {
+            Some(t) => t.get(..head_end),
+            None => simdutf8::basic::from_utf8(head).ok(),
+        };
         TsvRow {
             line,
-            line_str: simdutf8::basic::from_utf8(head).ok(),
-            plain: memchr::memchr(b'\\', head).is_none(),
+            line_str,
+            plain: known.plain || memchr::memchr(b'\\', head).is_none(),
             cols,
             schema,
             meta,
