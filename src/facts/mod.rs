@@ -294,7 +294,13 @@ struct CertData {
 
 /// Most DNS row shapes [`DnsMemo`] remembers; past it, it starts over (a cache: only the time
 /// it saves depends on it).
-const MAX_DNS_SHAPES: usize = 1 << 15;
+const MAX_DNS_SHAPES: usize = 1 << 14;
+
+/// Longest shape key and most resolver additions [`DnsMemo`] keeps for one shape, so that
+/// its memory stays within a few megabytes whatever the rows (a row may be 1 MiB long): rows of
+/// longer shapes take the full path every time.
+const MAX_DNS_SHAPE_KEY: usize = 512;
+const MAX_DNS_SHAPE_ADDS: usize = 32;
 
 /// What [`FactsBuilder::dns`] worked out for each recent DNS row shape (its query, type and
 /// answers, all that decides it besides the row's time, uid and place), so that a row of a
@@ -353,6 +359,9 @@ impl DnsMemo {
     fn remember(&mut self, shape: DnsShape) {
         #[cfg(test)]
         if self.off {
+            return;
+        }
+        if self.key.len() > MAX_DNS_SHAPE_KEY || shape.adds.len() > MAX_DNS_SHAPE_ADDS {
             return;
         }
         if self.shapes.len() >= MAX_DNS_SHAPES {
@@ -1154,12 +1163,32 @@ mod tests {
     }
 
     #[test]
+    fn the_dns_memo_starts_over_past_its_cap() {
+        let source: std::sync::Arc<str> = std::sync::Arc::from("dns.log");
+        let mut b = FactsBuilder::default();
+        for i in 0..MAX_DNS_SHAPES + 10 {
+            let row = Dns {
+                ts: Some(i as f64),
+                query: Some(format!("h{i}.example").into()),
+                qtype_name: Some("A".into()),
+                answers: vec![format!("10.{}.{}.1", i / 256 % 256, i % 256).into()],
+                ..Dns::default()
+            };
+            b.record(Record::Dns(row), &Location::line(&source, i as u64 + 1));
+        }
+        assert_eq!(b.dns_memo.shapes.len(), 10);
+        assert_eq!(b.dns.len(), MAX_DNS_SHAPES + 10);
+    }
+
+    #[test]
     fn a_dns_row_of_a_shape_seen_before_replays_what_the_first_one_worked_out() {
         // (query, qtype name, qtype, answers): addresses shared between names, CNAME chains
         // with a repeated target, names in other case and with a final dot, a name-server
         // answer, no query, no answer, a type by number only, more addresses than a fact keeps.
-        let many: Vec<String> = (1..=20).map(|i| format!("10.9.0.{i}")).collect();
+        let many: Vec<String> = (1..=30).map(|i| format!("10.9.0.{i}")).collect();
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let more: Vec<String> = (1..=18).map(|i| format!("10.8.0.{i}")).collect();
+        let more: Vec<&str> = more.iter().map(String::as_str).collect();
         type Shape<'a> = (Option<&'a str>, Option<&'a str>, Option<u64>, Vec<&'a str>);
         let shapes: Vec<Shape<'_>> = vec![
             (
@@ -1197,6 +1226,7 @@ mod tests {
                 vec!["TXT 5 hello"],
             ),
             (Some("many.example"), Some("A"), Some(1), many),
+            (Some("more.example"), Some("A"), Some(1), more),
             (Some("a.example"), Some("A"), Some(1), vec!["10.0.0.2"]),
             // The first shape's query and answers, as another type and with its number only.
             (
@@ -1244,14 +1274,16 @@ mod tests {
             b
         };
         let (memo, plain) = (build(false), build(true));
-        assert!(memo.dns_memo.shapes.len() == shapes.len());
+        // Every shape but the longest (its key is over the limit) is remembered.
+        assert_eq!(memo.dns_memo.shapes.len(), shapes.len() - 1);
         assert!(plain.dns_memo.shapes.is_empty());
         assert_eq!(memo.dns, plain.dns);
-        assert!(
+        let full = |name: &str| {
             memo.dns
                 .iter()
-                .any(|f| f.count >= 50 && f.addrs.len() == 16)
-        );
+                .any(|f| f.query.as_deref() == Some(name) && f.count >= 40 && f.addrs.len() == 16)
+        };
+        assert!(full("many.example") && full("more.example"));
         let (r, p) = (&memo.facts.resolver, &plain.facts.resolver);
         assert_eq!(r.generation(), p.generation());
         assert_eq!(
@@ -1265,6 +1297,7 @@ mod tests {
             "10.0.0.4",
             "2001:db8::1",
             "10.9.0.20",
+            "10.8.0.18",
         ] {
             let ip: IpAddr = ip.parse().unwrap();
             assert_eq!(r.names(ip), p.names(ip), "{ip}");

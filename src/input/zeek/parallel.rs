@@ -7,10 +7,11 @@
 //! through a bounded channel to worker threads, which parse and map them into their own
 //! [`RankedSink`]. Under a TSV header, the reader thread copies a read buffer's runs of rows (from
 //! its first line and after each meta line, up to the next meta line) whole and only counts
-//! their newlines; the workers split them into lines.
-//! Other lines (JSON, meta lines, the ends of a buffer) it looks at one by one. Every record and diagnostic keeps its file (by rank, the file's index in the
-//! list) and line, so the caller can merge what the sinks gathered back into reading order. Memory
-//! is bounded by the channel: at most a few batches per thread are in flight.
+//! their newlines; the workers split them into lines. Other lines (JSON, meta lines, the ends of
+//! a buffer) it looks at one by one. Every record and diagnostic keeps its file (by rank, the
+//! file's index in the list) and line, so the caller can merge what the sinks gathered back into
+//! reading order. Memory is bounded by the channel: at most a few batches per thread are in
+//! flight.
 
 use super::{FileStats, Reader, scan_lines, tsv};
 use crate::input::LogFormat;
@@ -130,8 +131,8 @@ impl Reader<'_> {
     /// first meta line or [`MAX_LINE`](super::MAX_LINE) bytes, whichever comes first. Returns
     /// the bytes taken (with their newlines) and the lines in them; `(0, 0)` when none.
     ///
-    /// The reader thread then neither looks at each line nor copies it on its own: at 7 M rows
-    /// that per-line work was a third of the conn phase's time.
+    /// The reader thread then neither looks at each line nor copies it on its own: at 7 M conn
+    /// rows that per-line work was nearly a third of the conn phase's CPU time.
     pub(super) fn dispatched_block(&mut self, no: u64, data: &[u8]) -> (usize, u64) {
         if self.dispatch.is_none()
             || self.header.schema.is_none()
