@@ -297,10 +297,10 @@ struct CertData {
 const MAX_DNS_SHAPES: usize = 1 << 14;
 
 /// Longest shape key and most resolver additions [`DnsMemo`] keeps for one shape, so that
-/// its memory stays within a few megabytes whatever the rows (a row may be 1 MiB long): rows of
+/// its memory stays under about 14 MB whatever the rows (a row may be 1 MiB long): rows of
 /// longer shapes take the full path every time.
-const MAX_DNS_SHAPE_KEY: usize = 512;
-const MAX_DNS_SHAPE_ADDS: usize = 32;
+const MAX_DNS_SHAPE_KEY: usize = 256;
+const MAX_DNS_SHAPE_ADDS: usize = 16;
 
 /// What [`FactsBuilder::dns`] worked out for each recent DNS row shape (its query, type and
 /// answers, all that decides it besides the row's time, uid and place), so that a row of a
@@ -1187,8 +1187,10 @@ mod tests {
         // answer, no query, no answer, a type by number only, more addresses than a fact keeps.
         let many: Vec<String> = (1..=30).map(|i| format!("10.9.0.{i}")).collect();
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        // Two answer sets of one name, together more addresses than its fact keeps.
         let more: Vec<String> = (1..=18).map(|i| format!("10.8.0.{i}")).collect();
         let more: Vec<&str> = more.iter().map(String::as_str).collect();
+        let (more, rest) = (more[..10].to_vec(), more[8..].to_vec());
         type Shape<'a> = (Option<&'a str>, Option<&'a str>, Option<u64>, Vec<&'a str>);
         let shapes: Vec<Shape<'_>> = vec![
             (
@@ -1227,6 +1229,7 @@ mod tests {
             ),
             (Some("many.example"), Some("A"), Some(1), many),
             (Some("more.example"), Some("A"), Some(1), more),
+            (Some("more.example"), Some("A"), Some(1), rest),
             (Some("a.example"), Some("A"), Some(1), vec!["10.0.0.2"]),
             // The first shape's query and answers, as another type and with its number only.
             (
