@@ -69,10 +69,38 @@ enum Piece {
     Block { no: u64, start: usize, end: usize },
 }
 
+/// Emptied batch buffers the workers hand back for the reader threads to fill again, so that a
+/// batch does not allocate, and fault in, a fresh buffer of its own.
+#[derive(Clone, Default)]
+pub(super) struct Spare(Arc<Mutex<Vec<Vec<u8>>>>);
+
+/// Most buffers [`Spare`] keeps (the channel holds at most two batches per thread).
+const MAX_SPARE: usize = 16;
+
+impl Spare {
+    /// A buffer to fill, emptied, holding at least `capacity` bytes.
+    fn take(&self, capacity: usize) -> Vec<u8> {
+        let spare = self.0.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut buf = spare.unwrap_or_default();
+        buf.reserve(capacity);
+        buf
+    }
+
+    /// Keeps `buf` (emptied) for a later batch, unless enough are kept.
+    fn give(&self, mut buf: Vec<u8>) {
+        buf.clear();
+        let mut spare = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if spare.len() < MAX_SPARE {
+            spare.push(buf);
+        }
+    }
+}
+
 /// The reader thread's side of a parallel read of one file.
 pub(super) struct Dispatch {
     rank: usize,
     tx: SyncSender<Batch>,
+    spare: Spare,
     batch_bytes: usize,
     /// The snapshot rows are batched under; `None` after anything that may change the state.
     state: Option<Arc<BlockState>>,
@@ -183,7 +211,7 @@ impl Reader<'_> {
                 rank: d.rank,
                 source: Arc::clone(&self.source),
                 state,
-                buf: Vec::with_capacity(d.batch_bytes + 4096),
+                buf: d.spare.take(d.batch_bytes + 4096),
                 pieces: Vec::new(),
             });
         }
@@ -228,6 +256,7 @@ fn read_one<S: RankedSink>(
     path: &Path,
     sink: &mut S,
     tx: &SyncSender<Batch>,
+    spare: &Spare,
     opts: ParallelOptions,
     on_read: &(dyn Fn(u64) + Sync),
 ) -> std::io::Result<FileOutcome> {
@@ -244,6 +273,7 @@ fn read_one<S: RankedSink>(
     r.dispatch = Some(Dispatch {
         rank,
         tx: tx.clone(),
+        spare: spare.clone(),
         batch_bytes: opts.batch_bytes.max(1),
         state: None,
         cur: None,
@@ -260,7 +290,11 @@ fn read_one<S: RankedSink>(
     })
 }
 
-fn work<S: RankedSink>(rx: &Mutex<Receiver<Batch>>, sink: &mut S) -> Vec<WorkerFile> {
+fn work<S: RankedSink>(
+    rx: &Mutex<Receiver<Batch>>,
+    spare: &Spare,
+    sink: &mut S,
+) -> Vec<WorkerFile> {
     let mut files: Vec<WorkerFile> = Vec::new();
     let mut snapshot: Option<Arc<BlockState>> = None;
     let mut header = tsv::Header::default();
@@ -338,6 +372,7 @@ fn work<S: RankedSink>(rx: &Mutex<Receiver<Batch>>, sink: &mut S) -> Vec<WorkerF
             f.errors += errors;
             f.format = earliest(f.format, format);
         }
+        spare.give(batch.buf);
     }
     files
 }
@@ -360,16 +395,17 @@ where
     let threads = opts.threads.max(1);
     let (tx, rx) = sync_channel::<Batch>(2 * threads);
     let rx = Mutex::new(rx);
+    let spare = Spare::default();
     let next = AtomicUsize::new(0);
     let readers = threads.min(files.len()).max(1);
     let (outcomes, mut sinks, worker_files) = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
-                let rx = &rx;
+                let (rx, spare) = (&rx, &spare);
                 let make = &make;
                 scope.spawn(move || {
                     let mut sink = make();
-                    let files = work(rx, &mut sink);
+                    let files = work(rx, spare, &mut sink);
                     (sink, files)
                 })
             })
@@ -377,7 +413,7 @@ where
         let reader_handles: Vec<_> = (0..readers)
             .map(|_| {
                 let tx = tx.clone();
-                let (next, make) = (&next, &make);
+                let (next, make, spare) = (&next, &make, &spare);
                 scope.spawn(move || {
                     let mut sink = make();
                     let mut done = Vec::new();
@@ -386,7 +422,7 @@ where
                         let Some(path) = files.get(rank) else { break };
                         done.push((
                             rank,
-                            read_one(rank_base + rank, path, &mut sink, &tx, opts, on_read),
+                            read_one(rank_base + rank, path, &mut sink, &tx, spare, opts, on_read),
                         ));
                     }
                     (sink, done)
@@ -492,6 +528,7 @@ mod tests {
         r.dispatch = Some(Dispatch {
             rank: 0,
             tx,
+            spare: Spare::default(),
             batch_bytes: 1 << 20,
             state: None,
             cur: None,
@@ -546,6 +583,7 @@ mod tests {
         r.dispatch = Some(Dispatch {
             rank: 0,
             tx,
+            spare: Spare::default(),
             batch_bytes: 1 << 20,
             state: None,
             cur: None,
@@ -564,6 +602,24 @@ mod tests {
     }
 
     #[test]
+    fn batch_buffers_come_back_emptied_and_only_so_many_are_kept() {
+        let spare = Spare::default();
+        let first = spare.take(100);
+        assert!(first.is_empty() && first.capacity() >= 100);
+        let at = first.as_ptr();
+        let mut used = first;
+        used.extend_from_slice(b"rows");
+        spare.give(used);
+        let again = spare.take(10);
+        assert_eq!((again.as_ptr(), again.len()), (at, 0));
+        for _ in 0..MAX_SPARE + 5 {
+            spare.give(vec![1; 8]);
+        }
+        assert_eq!(spare.0.lock().unwrap().len(), MAX_SPARE);
+        assert!(spare.take(4096).capacity() >= 4096);
+    }
+
+    #[test]
     fn under_a_custom_meta_prefix_rows_go_one_by_one() {
         // LogAscii::meta_prefix = "PREFIX<>": a run could hide a meta line from the reader.
         let (tx, rx) = sync_channel(64);
@@ -572,6 +628,7 @@ mod tests {
         r.dispatch = Some(Dispatch {
             rank: 0,
             tx,
+            spare: Spare::default(),
             batch_bytes: 1 << 20,
             state: None,
             cur: None,
