@@ -317,6 +317,9 @@ struct DnsMemo {
     /// Only in tests: remember nothing, to compare with.
     #[cfg(test)]
     off: bool,
+    /// Only in tests: rows that replayed a remembered shape.
+    #[cfg(test)]
+    replayed: u64,
 }
 
 #[derive(Debug, Default)]
@@ -565,6 +568,10 @@ impl FactsBuilder {
             }
             if let Some(f) = shape.fact.and_then(|i| self.dns.get_mut(i)) {
                 count_dns(f, d, location);
+            }
+            #[cfg(test)]
+            {
+                self.dns_memo.replayed += 1;
             }
             return;
         }
@@ -1279,7 +1286,10 @@ mod tests {
         let (memo, plain) = (build(false), build(true));
         // Every shape but the longest (its key is over the limit) is remembered.
         assert_eq!(memo.dns_memo.shapes.len(), shapes.len() - 1);
-        assert!(plain.dns_memo.shapes.is_empty());
+        assert!(plain.dns_memo.shapes.is_empty() && plain.dns_memo.replayed == 0);
+        // All rows but each shape's first and the rows of the shape too long to keep.
+        let long = 700 / shapes.len() as u64 + 1;
+        assert!(memo.dns_memo.replayed >= 700 - shapes.len() as u64 - long);
         assert_eq!(memo.dns, plain.dns);
         let full = |name: &str| {
             memo.dns

@@ -108,6 +108,19 @@ pub(super) struct Dispatch {
 }
 
 impl Dispatch {
+    /// The dispatch of the file of `rank`: batches of about `batch_bytes` (at least 1) go to
+    /// `tx`, in buffers taken from `spare`.
+    fn new(rank: usize, tx: SyncSender<Batch>, spare: Spare, batch_bytes: usize) -> Self {
+        Dispatch {
+            rank,
+            tx,
+            spare,
+            batch_bytes: batch_bytes.max(1),
+            state: None,
+            cur: None,
+        }
+    }
+
     /// Sends the batch being filled.
     pub fn flush(&mut self) {
         if let Some(b) = self.cur.take()
@@ -270,14 +283,12 @@ fn read_one<S: RankedSink>(
         .unwrap_or_default();
     sink.begin_file(rank);
     let mut r = super::new_reader(Arc::clone(&source), &hint, sink);
-    r.dispatch = Some(Dispatch {
+    r.dispatch = Some(Dispatch::new(
         rank,
-        tx: tx.clone(),
-        spare: spare.clone(),
-        batch_bytes: opts.batch_bytes.max(1),
-        state: None,
-        cur: None,
-    });
+        tx.clone(),
+        spare.clone(),
+        opts.batch_bytes,
+    ));
     scan_lines(&mut reader, &mut r);
     let format = r.format_known.then_some((r.format_line, r.stats.format));
     let mut stats = r.stats;
@@ -496,6 +507,12 @@ mod tests {
     const HEADER: &[u8] = b"#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n\
         #unset_field\t-\n#path\tconn\n#fields\tts\tuid\tid.resp_h\n#types\ttime\tstring\taddr\n";
 
+    /// A dispatch of batches of up to 1 MiB, and where they go.
+    fn dispatch() -> (Dispatch, Receiver<Batch>) {
+        let (tx, rx) = sync_channel(64);
+        (Dispatch::new(0, tx, Spare::default(), 1 << 20), rx)
+    }
+
     /// The pieces of the batches `rx` got, each as (line number, text, whether a block).
     fn pieces(rx: &Receiver<Batch>) -> Vec<(u64, String, bool)> {
         rx.try_iter()
@@ -520,19 +537,12 @@ mod tests {
 
     #[test]
     fn a_run_of_rows_ends_at_the_last_newline_before_any_meta_line_and_never_begins_with_one() {
-        let (tx, rx) = sync_channel(64);
+        let (dispatch, rx) = dispatch();
         let mut sink = Nothing;
         let mut r = super::super::new_reader(Arc::from("conn.log"), "conn.log", &mut sink);
         // Before any header: nothing goes as a run.
         assert_eq!(r.dispatched_block(1, b"1\tC\t10.0.0.1\n"), (0, 0));
-        r.dispatch = Some(Dispatch {
-            rank: 0,
-            tx,
-            spare: Spare::default(),
-            batch_bytes: 1 << 20,
-            state: None,
-            cur: None,
-        });
+        r.dispatch = Some(dispatch);
         assert_eq!(r.dispatched_block(1, b"1\tC\t10.0.0.1\n"), (0, 0));
         for (i, l) in HEADER.split(|b| *b == b'\n').enumerate() {
             r.text_line(i as u64 + 1, l);
@@ -577,17 +587,10 @@ mod tests {
 
     #[test]
     fn the_rows_after_each_header_go_as_one_run() {
-        let (tx, rx) = sync_channel(64);
+        let (dispatch, rx) = dispatch();
         let mut sink = Nothing;
         let mut r = super::super::new_reader(Arc::from("conn.log"), "conn.log", &mut sink);
-        r.dispatch = Some(Dispatch {
-            rank: 0,
-            tx,
-            spare: Spare::default(),
-            batch_bytes: 1 << 20,
-            state: None,
-            cur: None,
-        });
+        r.dispatch = Some(dispatch);
         let mut log = HEADER.to_vec();
         log.extend_from_slice(b"1\tA\t10.0.0.1\n2\tB\t10.0.0.2\n#close\tx\n");
         log.extend_from_slice(HEADER);
@@ -622,17 +625,10 @@ mod tests {
     #[test]
     fn under_a_custom_meta_prefix_rows_go_one_by_one() {
         // LogAscii::meta_prefix = "PREFIX<>": a run could hide a meta line from the reader.
-        let (tx, rx) = sync_channel(64);
+        let (dispatch, rx) = dispatch();
         let mut sink = Nothing;
         let mut r = super::super::new_reader(Arc::from("conn.log"), "conn.log", &mut sink);
-        r.dispatch = Some(Dispatch {
-            rank: 0,
-            tx,
-            spare: Spare::default(),
-            batch_bytes: 1 << 20,
-            state: None,
-            cur: None,
-        });
+        r.dispatch = Some(dispatch);
         for (i, l) in [
             &b"PREFIX<>separator |"[..],
             b"PREFIX<>path|conn",
