@@ -177,7 +177,7 @@ impl Recent {
                 && texts
                     .iter()
                     .zip(items)
-                    .all(|(t, i)| t.as_str() == i.as_ref()))
+                    .all(|(t, i)| same_short(t.as_bytes(), i.as_ref().as_bytes())))
             .then_some(*id)
         })
     }
@@ -191,6 +191,13 @@ impl Recent {
             self.next = (self.next + 1) % RECENT;
         }
     }
+}
+
+/// Whether `a` and `b` are equal, compared byte by byte in line: they are a protocol or a
+/// service name, a few bytes long, for which a call to `memcmp` costs more than the comparison.
+#[inline]
+fn same_short(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// A string of at most eight bytes as one word and its length, so that interning the few

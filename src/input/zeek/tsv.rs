@@ -628,6 +628,15 @@ impl<'a> Row<'a> for TsvRow<'a, '_> {
 
     fn texts<C: Default + Extend<Cow<'a, str>>>(&mut self, f: F) -> C {
         let mut out = C::default();
+        // Most sets (a conn row's services) hold one element: no splitting then.
+        if let Val::Raw(raw) = self.val(f)
+            && !raw.is_empty()
+            && let [sep] = self.meta.set_sep.as_slice()
+            && find_byte(*sep, raw).is_none()
+        {
+            out.extend(std::iter::once(self.decode(raw)));
+            return out;
+        }
         for e in self.elements(f) {
             out.extend(std::iter::once(self.decode(e)));
         }
@@ -760,6 +769,40 @@ mod tests {
                     assert_eq!(fast, slow[..want.min(n)], "{line:?} want {want}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_set_reads_the_same_whether_it_holds_one_element_or_several() {
+        use crate::input::zeek::fields::Row;
+        // The set column as written, under `#set_separator` `sep`, and the elements it reads as.
+        let cases: [(&[u8], &[u8], &[&str]); 11] = [
+            (b",", b"ssl", &["ssl"]),
+            (b",", b"ssl,http", &["ssl", "http"]),
+            (b",", b"ssl,", &["ssl", ""]),
+            (b",", b",", &["", ""]),
+            (b",", b"", &[]),
+            (b",", b"-", &[]),
+            (b",", b"(empty)", &[]),
+            (b",", b"a\\b", &["a\\b"]),
+            (b",", b"a\\x2cb", &["a,b"]),
+            (b"||", b"ssl||http", &["ssl", "http"]),
+            (b"||", b"ssl", &["ssl"]),
+        ];
+        for (sep, field, want) in cases {
+            let mut h = Header::default();
+            h.meta.set_sep = sep.to_vec();
+            h.meta_line(b"#fields\tts\tservice");
+            let Some(schema) = h.schema.as_ref() else {
+                panic!("no schema");
+            };
+            let mut line = b"1.5\t".to_vec();
+            line.extend_from_slice(field);
+            let mut cols = Vec::new();
+            assert_eq!(split_ranges(&line, b"\t", 2, &mut cols), 2);
+            let mut row = TsvRow::new(&line, &cols, schema, &h.meta, Known::default());
+            let got: Vec<Cow<'_, str>> = row.texts(F::Service);
+            assert_eq!(got, want, "{field:?} under {sep:?}");
         }
     }
 
