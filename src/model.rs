@@ -83,6 +83,10 @@ pub struct Endpoints {
 /// The services of a connection: nearly always none, one or two.
 pub type Services<'a> = smallvec::SmallVec<[Cow<'a, str>; 2]>;
 
+/// The answers of a DNS response, kept inline up to two (a name's CNAME and address, or one
+/// address), so that most rows need no allocation for them.
+pub type Answers<'a> = smallvec::SmallVec<[Cow<'a, str>; 2]>;
+
 /// One conn.log row (or one flow of a capture).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Conn<'a> {
@@ -125,7 +129,7 @@ pub struct Dns<'a> {
     pub rd: Option<bool>,
     pub ra: Option<bool>,
     /// `answers` in wire order, as Zeek renders them (addresses, names, `TXT 12 ...`).
-    pub answers: Vec<Cow<'a, str>>,
+    pub answers: Answers<'a>,
     /// `TTLs`, in seconds, parallel to `answers`.
     pub ttls: Vec<f64>,
     pub rejected: Option<bool>,
@@ -321,7 +325,7 @@ fn own_opt(s: Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
     s.map(own)
 }
 
-fn own_vec(v: Vec<Cow<'_, str>>) -> Vec<Cow<'static, str>> {
+fn own_vec<'a, C: FromIterator<Cow<'static, str>>>(v: impl IntoIterator<Item = Cow<'a, str>>) -> C {
     v.into_iter().map(own).collect()
 }
 

@@ -1178,7 +1178,7 @@ mod tests {
                 ts: Some(i as f64),
                 query: Some(format!("h{i}.example").into()),
                 qtype_name: Some("A".into()),
-                answers: vec![format!("10.{}.{}.1", i / 256 % 256, i % 256).into()],
+                answers: smallvec::smallvec![format!("10.{}.{}.1", i / 256 % 256, i % 256).into()],
                 ..Dns::default()
             };
             b.record(Record::Dns(row), &Location::line(&source, i as u64 + 1));
@@ -1523,7 +1523,7 @@ mod tests {
                 ts: Some(ts),
                 query: Some(name.to_string().into()),
                 qtype_name: Some("A".into()),
-                answers: vec!["10.0.0.1".into()],
+                answers: smallvec::smallvec!["10.0.0.1".into()],
                 ..Dns::default()
             })
         };
@@ -1657,7 +1657,7 @@ mod tests {
             ts: Some(ts),
             query: Some(name.to_string().into()),
             qtype_name: Some("A".into()),
-            answers: vec!["192.0.2.7".into()],
+            answers: smallvec::smallvec!["192.0.2.7".into()],
             ..Dns::default()
         };
         b.record(
@@ -1754,7 +1754,7 @@ mod tests {
                 ts: Some(i as f64 * 25.0),
                 query: Some(format!("n{}.example", i % 5).into()),
                 qtype_name: Some("A".into()),
-                answers: vec![server(i).to_string().into()],
+                answers: smallvec::smallvec![server(i).to_string().into()],
                 ..Dns::default()
             };
             b.record(Record::Dns(dns), &at());

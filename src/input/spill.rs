@@ -352,7 +352,7 @@ mod tests {
                 tc: Some(true),
                 rd: Some(true),
                 ra: Some(false),
-                answers: vec![Cow::Borrowed("2001:db8::2"), Cow::Borrowed("")],
+                answers: smallvec::smallvec![Cow::Borrowed("2001:db8::2"), Cow::Borrowed("")],
                 ttls: vec![300.0, 0.5],
                 rejected: Some(false),
             }),

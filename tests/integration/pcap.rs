@@ -490,7 +490,7 @@ fn truncated_dns_message_is_a_diagnostic_naming_the_packet() {
         })
         .collect();
     assert_eq!(dns_rows.len(), 1);
-    assert_eq!(dns_rows[0].answers, vec!["b.example"]);
+    assert_eq!(dns_rows[0].answers.as_slice(), ["b.example"]);
     assert_eq!(dns_rows[0].trans_id, Some(0x1234));
 }
 

@@ -153,7 +153,7 @@ fn own(c: Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
     c.map(|c| Cow::Owned(c.into_owned()))
 }
 
-fn own_vec(v: Vec<Cow<'_, str>>) -> Vec<Cow<'static, str>> {
+fn own_vec<'a, C: FromIterator<Cow<'static, str>>>(v: impl IntoIterator<Item = Cow<'a, str>>) -> C {
     v.into_iter().map(|c| Cow::Owned(c.into_owned())).collect()
 }
 

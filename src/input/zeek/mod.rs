@@ -730,7 +730,7 @@ qtype_name\trcode\tanswers\tTTLs\n\
                 )
             };
             assert_eq!(used(f), used(p));
-            assert_eq!(p.answers, ["1.2.3.4"]);
+            assert_eq!(p.answers.as_slice(), ["1.2.3.4"]);
         }
     }
 

@@ -151,7 +151,7 @@ impl Packed {
         (first, self.lists.len())
     }
 
-    fn list(&self, range: (usize, usize)) -> Vec<Cow<'_, str>> {
+    fn list<'s, C: FromIterator<Cow<'s, str>>>(&'s self, range: (usize, usize)) -> C {
         self.lists
             .get(range.0..range.1)
             .unwrap_or_default()
@@ -432,7 +432,7 @@ mod tests {
             for _ in 0..7 {
                 let dns = Dns {
                     query: Some("a.example".into()),
-                    answers: vec!["192.0.2.1".into()],
+                    answers: smallvec::smallvec!["192.0.2.1".into()],
                     ..Dns::default()
                 };
                 packer.record(Record::Dns(dns), &here);
