@@ -206,7 +206,7 @@ fn label_byte(b: u8) -> bool {
 /// characters, not an IP literal. Expects a normalised name.
 ///
 /// One pass over the bytes: a name made of such labels has no `:`, so the only IP literal it
-/// can be is a dotted quad, which [`dotted_quad`] decides exactly as the standard parser.
+/// can be is a dotted quad, which `dotted_quad` decides exactly as the standard parser.
 pub fn valid_domain(n: &str) -> bool {
     if n.len() > 253 {
         return false;

@@ -38,7 +38,7 @@ pub struct DnsblZone {
 }
 
 impl DnsblZone {
-    /// Spamhaus ZEN and its return codes (https://docs.spamhaus.com, "DNSBL return codes").
+    /// Spamhaus ZEN and its return codes (<https://docs.spamhaus.com>, "DNSBL return codes").
     pub fn spamhaus_zen() -> DnsblZone {
         let m = [
             ([127, 0, 0, 2], "SBL: Spamhaus SBL data"),

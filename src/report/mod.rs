@@ -2,7 +2,7 @@
 //!
 //! [`Report`] is what the pipeline hands over: alerts already sorted, the inputs with their row
 //! and error counts, whitelisted destinations, the intel summary, diagnostics and what could not
-//! be read. Each output format is one module writing to any `io::Write`; [`write`] dispatches on
+//! be read. Each output format is one module writing to any `io::Write`; [`write()`] dispatches on
 //! [`Format`]. Writers add nothing that varies between runs (no clock, no random ids).
 
 pub mod baseline;

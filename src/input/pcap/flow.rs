@@ -30,7 +30,7 @@ const MAX_RECORDS_PER_FLOW: usize = 1000;
 /// DNS queries waiting for a reply per flow.
 const MAX_PENDING_DNS: usize = 256;
 /// Flows tracked at once (a flow takes about 1 KB, more while its parsers buffer); beyond this
-/// the least recently active flows are finished early, [`EVICT_BATCH`] at a time.
+/// the least recently active flows are finished early, `EVICT_BATCH` at a time.
 pub const MAX_FLOWS: usize = 131_072;
 /// Flows finished at once when the table is full (so that eviction costs O(1) per new flow).
 const EVICT_BATCH: usize = MAX_FLOWS / 16;

@@ -705,7 +705,7 @@ thread_local! {
 }
 
 /// Describes the DER certificate `der` as x509.log does; `None` when `x509-parser` cannot read
-/// it. Remembers the last [`CERT_MEMO`] answers by SHA-256 of `der`.
+/// it. Remembers the last `CERT_MEMO` answers by SHA-256 of `der`.
 pub fn cert_info(der: &[u8]) -> Option<CertInfo> {
     let sha256: [u8; 32] = Sha256::digest(der).into();
     if let Some(hit) = CERT_INFO.with(|m| m.borrow().get(&sha256).cloned()) {

@@ -1,11 +1,11 @@
 //! Reads one Zeek log file, TSV or JSON lines, plain or gzip, into model records.
 //!
 //! The format is decided line by line: meta lines (`#...`) drive the TSV header state
-//! ([`tsv`]); a data line is TSV when a `#fields` schema is in force, JSON when it begins with
+//! (`tsv`); a data line is TSV when a `#fields` schema is in force, JSON when it begins with
 //! `{` and no schema is, and otherwise a header-less line that is reported and skipped. The log
 //! kind comes from `#path` (per header block), else from `_path` of the first JSON object, else
 //! from the file name. Rows of conn, dns, ssl, http, files and x509 logs become records
-//! ([`fields::map_row`]); rows of other logs are counted only.
+//! (`fields::map_row`); rows of other logs are counted only.
 //!
 //! Counting: `rows` is the number of data lines that were read as rows (including rows with a
 //! bad value); `errors` the number of lines with a problem. Every problem is a diagnostic
