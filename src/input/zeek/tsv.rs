@@ -770,6 +770,18 @@ impl<'a> Row<'a> for TsvRow<'a, '_> {
 mod tests {
     use super::*;
 
+    /// `len` bytes drawn from `alphabet` by the xorshift state `rng`.
+    fn random_bytes(rng: &mut u64, alphabet: &[u8], len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                *rng ^= *rng << 13;
+                *rng ^= *rng >> 7;
+                *rng ^= *rng << 17;
+                alphabet[(*rng % alphabet.len() as u64) as usize]
+            })
+            .collect()
+    }
+
     #[test]
     fn a_byte_is_found_where_a_plain_scan_finds_it() {
         let mut rng: u64 = 0x0bad_cafe_f00d_d00d;
@@ -777,14 +789,7 @@ mod tests {
         let alphabet = [b',', b',' ^ 0x80, b'-', b'+', 0xff, 0, b'a', 0x2c ^ 0x01];
         for len in 0..140 {
             for _ in 0..40 {
-                let s: Vec<u8> = (0..len)
-                    .map(|_| {
-                        rng ^= rng << 13;
-                        rng ^= rng >> 7;
-                        rng ^= rng << 17;
-                        alphabet[(rng % alphabet.len() as u64) as usize]
-                    })
-                    .collect();
+                let s = random_bytes(&mut rng, &alphabet, len);
                 for b in [b',', 0xff, 0] {
                     assert_eq!(find_byte(b, &s), s.iter().position(|&c| c == b), "{s:?}");
                 }
@@ -798,14 +803,7 @@ mod tests {
         let alphabet = [b'\t', b'a', b'\t', 0x89, 0x09 ^ 0x80, b'x', 0xff, 0];
         for len in 0..80 {
             for _ in 0..50 {
-                let line: Vec<u8> = (0..len)
-                    .map(|_| {
-                        rng ^= rng << 13;
-                        rng ^= rng >> 7;
-                        rng ^= rng << 17;
-                        alphabet[(rng % alphabet.len() as u64) as usize]
-                    })
-                    .collect();
+                let line = random_bytes(&mut rng, &alphabet, len);
                 let base = line.as_ptr() as usize;
                 let slow: Vec<(usize, usize)> = split(&line, b"\t")
                     .map(|f| {
