@@ -833,6 +833,15 @@ fn hostile_captures_are_reported_by_name() {
     let mut c = pcap_header(65535, 1);
     c.extend_from_slice(&[1, 2, 3]);
     cases.push(("cut-record.pcap", c));
+    // A pcapng block whose total length (4) is shorter than its own framing: pcap-parser 0.17
+    // subtracted 12 from it unchecked, a panic with overflow checks (found by fuzzing).
+    let mut c = vec![
+        0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0,
+    ];
+    c.extend_from_slice(&[0xff; 8]);
+    c.extend_from_slice(&[28, 0, 0, 0, 0x01, 0, 0, 0x80, 4, 0, 0, 0]);
+    c.extend_from_slice(&[0; 16]);
+    cases.push(("short-block.pcapng", c));
     // An empty file and a file with a wrong magic number.
     cases.push(("empty.pcap", Vec::new()));
     cases.push((

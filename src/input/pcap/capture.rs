@@ -84,7 +84,19 @@ fn read_plain(r: impl Read + Send, on_frame: &mut dyn FnMut(&Frame<'_>)) -> Fram
     };
     let mut interfaces: Vec<Interface> = Vec::new();
     let mut window = WINDOW;
+    // Byte order of the current pcapng section, from its header block.
+    let mut big_endian = false;
     loop {
+        if stats.format == "pcapng"
+            && let Some(len) = short_block(reader.data(), big_endian)
+        {
+            stats.error = Some(format!(
+                "corrupt block after packet {}: total length {len}, less than the 12 bytes \
+                 of a block's type and lengths",
+                stats.packets
+            ));
+            break;
+        }
         match reader.next() {
             Ok((offset, block)) => {
                 match block {
@@ -112,7 +124,10 @@ fn read_plain(r: impl Read + Send, on_frame: &mut dyn FnMut(&Frame<'_>)) -> Fram
                     PcapBlockOwned::NG(block) => {
                         stats.format = "pcapng";
                         match block {
-                            Block::SectionHeader(_) => interfaces.clear(),
+                            Block::SectionHeader(shb) => {
+                                interfaces.clear();
+                                big_endian = shb.big_endian();
+                            }
                             Block::InterfaceDescription(idb) => {
                                 let iface = Interface {
                                     linktype: idb.linktype.0,
@@ -191,6 +206,24 @@ fn read_plain(r: impl Read + Send, on_frame: &mut dyn FnMut(&Frame<'_>)) -> Fram
     stats
 }
 
+/// The total length of the pcapng block `data` begins with, when it is less than the 12 bytes
+/// of its type and two lengths (section headers aside, which carry their own byte order).
+/// `pcap-parser` 0.17 subtracts 12 from it unchecked for a process information block, whose
+/// minimum it takes to be 4: that overflows (a panic in a build with overflow checks).
+fn short_block(data: &[u8], big_endian: bool) -> Option<u32> {
+    let [t0, t1, t2, t3, l0, l1, l2, l3] = *data.first_chunk::<8>()?;
+    if [t0, t1, t2, t3] == [0x0a, 0x0d, 0x0d, 0x0a] {
+        return None;
+    }
+    let bytes = [l0, l1, l2, l3];
+    let len = if big_endian {
+        u32::from_be_bytes(bytes)
+    } else {
+        u32::from_le_bytes(bytes)
+    };
+    (len < 12).then_some(len)
+}
+
 fn note_linktype(stats: &mut FramingStats, linktype: i32) {
     if !stats.linktypes.contains(&linktype) && stats.linktypes.len() < 64 {
         stats.linktypes.push(linktype);
@@ -213,5 +246,110 @@ pub fn linktype_name(linktype: i32) -> String {
         229 => "ipv6".into(),
         276 => "linux_sll2".into(),
         other => format!("linktype {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn frames_of(bytes: &[u8]) -> (FramingStats, u64) {
+        let mut seen = 0;
+        let stats = read_frames(bytes, &mut |_| seen += 1);
+        (stats, seen)
+    }
+
+    /// A section header of 28 bytes in either byte order, with no options.
+    fn section_header(big_endian: bool) -> Vec<u8> {
+        let u32b = |v: u32| {
+            if big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let mut b = vec![0x0a, 0x0d, 0x0d, 0x0a];
+        b.extend_from_slice(&u32b(28));
+        b.extend_from_slice(&u32b(0x1a2b_3c4d));
+        b.extend_from_slice(&if big_endian {
+            [0, 1, 0, 0]
+        } else {
+            [1, 0, 0, 0]
+        });
+        b.extend_from_slice(&[0xff; 8]);
+        b.extend_from_slice(&u32b(28));
+        b
+    }
+
+    #[test]
+    fn the_fuzzed_capture_with_a_four_byte_block_is_reported_not_a_panic() {
+        // fuzz/artifacts/pcap/crash-b95e8e6d…: a Wireshark section header, then a process
+        // information block (0x80000001) whose total length is 4. pcap-parser 0.17 computed
+        // 4 - 12 and, with overflow checks on (as in tests), panicked.
+        let bytes = unhex(
+            "0a0d0d0a840000004d3c2b1a01000000ffffffffffffffff030016004c696e757820362e782e302d\
+             39302d67656e010000000000000443004d65726765636170202857617265736861726b2920342e32\
+             2e3220284769742076342e322e32207061636b6167656420617320352e322e322d312e316275696c\
+             643329000000000084000000010000800400000044007f030016004c696e0065d8000000",
+        );
+        assert_eq!(bytes.len(), 156);
+        let (stats, frames) = frames_of(&bytes);
+        assert_eq!((stats.format, stats.packets, frames), ("pcapng", 0, 0));
+        let error = stats.error.unwrap_or_default();
+        assert!(error.contains("after packet 0: total length 4"), "{error}");
+    }
+
+    #[test]
+    fn a_short_block_is_caught_in_the_byte_order_of_its_section() {
+        for big_endian in [false, true] {
+            let u32b = |v: u32| {
+                if big_endian {
+                    v.to_be_bytes()
+                } else {
+                    v.to_le_bytes()
+                }
+            };
+            let mut b = section_header(big_endian);
+            // An interface (Ethernet) and one simple packet of 4 bytes.
+            for v in [1, 20, 1, 0, 20] {
+                b.extend_from_slice(&u32b(v));
+            }
+            for v in [3, 20, 4] {
+                b.extend_from_slice(&u32b(v));
+            }
+            b.extend_from_slice(&[1, 2, 3, 4]);
+            b.extend_from_slice(&u32b(20));
+            // Then blocks of every length under 12, each its own capture.
+            for len in 0..12 {
+                let mut c = b.clone();
+                c.extend_from_slice(&u32b(0x8000_0001));
+                c.extend_from_slice(&u32b(len));
+                c.extend_from_slice(&[0; 16]);
+                let (stats, frames) = frames_of(&c);
+                assert_eq!((stats.packets, frames), (1, 1), "length {len}");
+                let error = stats.error.unwrap_or_default();
+                let want = format!("after packet 1: total length {len}");
+                assert!(error.contains(&want), "{big_endian} {error}");
+            }
+            // A process information block of 16 bytes (its process id and no option) is well
+            // formed: the capture reads to its end.
+            let mut c = b.clone();
+            for v in [0x8000_0001, 16, 7, 16] {
+                c.extend_from_slice(&u32b(v));
+            }
+            let (stats, frames) = frames_of(&c);
+            assert_eq!(
+                (stats.packets, frames, stats.error),
+                (1, 1, None),
+                "{big_endian}"
+            );
+        }
     }
 }
