@@ -290,9 +290,10 @@ mod tests {
 
     #[test]
     fn the_fuzzed_capture_with_a_four_byte_block_is_reported_not_a_panic() {
-        // fuzz/artifacts/pcap/crash-b95e8e6d…: a Wireshark section header, then a process
-        // information block (0x80000001) whose total length is 4. pcap-parser 0.17 computed
-        // 4 - 12 and, with overflow checks on (as in tests), panicked.
+        // The input the pcap fuzz target crashed on (crash-b95e8e6d…, 2026-12-07): a Wireshark
+        // section header, then a process information block (0x80000001) whose total length is
+        // 4. pcap-parser 0.17 computed 4 - 12 and, with overflow checks on (as in tests),
+        // panicked.
         let bytes = unhex(
             "0a0d0d0a840000004d3c2b1a01000000ffffffffffffffff030016004c696e757820362e782e302d\
              39302d67656e010000000000000443004d65726765636170202857617265736861726b2920342e32\

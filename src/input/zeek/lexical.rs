@@ -43,7 +43,7 @@ const POW10: [f64; 23] = [
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 
-/// Largest integer below which every integer is an exact `f64`.
+/// Every integer up to this one (2^53) is exact as an `f64`.
 const MAX_EXACT: u64 = 1 << 53;
 
 /// [`plain_f64`] of a time as Zeek writes it, ten digits, a dot and six digits, read eight
