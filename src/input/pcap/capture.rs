@@ -266,15 +266,18 @@ mod tests {
         (stats, seen)
     }
 
+    /// `v` in the byte order of a section.
+    fn u32_in(big_endian: bool, v: u32) -> [u8; 4] {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    }
+
     /// A section header of 28 bytes in either byte order, with no options.
     fn section_header(big_endian: bool) -> Vec<u8> {
-        let u32b = |v: u32| {
-            if big_endian {
-                v.to_be_bytes()
-            } else {
-                v.to_le_bytes()
-            }
-        };
+        let u32b = |v| u32_in(big_endian, v);
         let mut b = vec![0x0a, 0x0d, 0x0d, 0x0a];
         b.extend_from_slice(&u32b(28));
         b.extend_from_slice(&u32b(0x1a2b_3c4d));
@@ -310,13 +313,7 @@ mod tests {
     #[test]
     fn a_short_block_is_caught_in_the_byte_order_of_its_section() {
         for big_endian in [false, true] {
-            let u32b = |v: u32| {
-                if big_endian {
-                    v.to_be_bytes()
-                } else {
-                    v.to_le_bytes()
-                }
-            };
+            let u32b = |v| u32_in(big_endian, v);
             let mut b = section_header(big_endian);
             // An interface (Ethernet) and one simple packet of 4 bytes.
             for v in [1, 20, 1, 0, 20] {

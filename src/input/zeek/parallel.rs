@@ -513,6 +513,14 @@ mod tests {
         (Dispatch::new(0, tx, Spare::default(), 1 << 20), rx)
     }
 
+    /// A reader of `conn.log` handing rows to [`dispatch`], and where its batches go.
+    fn dispatching_reader(sink: &mut Nothing) -> (Reader<'_>, Receiver<Batch>) {
+        let (dispatch, rx) = dispatch();
+        let mut r = super::super::new_reader(Arc::from("conn.log"), "conn.log", sink);
+        r.dispatch = Some(dispatch);
+        (r, rx)
+    }
+
     /// The pieces of the batches `rx` got, each as (line number, text, whether a block).
     fn pieces(rx: &Receiver<Batch>) -> Vec<(u64, String, bool)> {
         rx.try_iter()
@@ -587,10 +595,8 @@ mod tests {
 
     #[test]
     fn the_rows_after_each_header_go_as_one_run() {
-        let (dispatch, rx) = dispatch();
         let mut sink = Nothing;
-        let mut r = super::super::new_reader(Arc::from("conn.log"), "conn.log", &mut sink);
-        r.dispatch = Some(dispatch);
+        let (mut r, rx) = dispatching_reader(&mut sink);
         let mut log = HEADER.to_vec();
         log.extend_from_slice(b"1\tA\t10.0.0.1\n2\tB\t10.0.0.2\n#close\tx\n");
         log.extend_from_slice(HEADER);
@@ -625,10 +631,8 @@ mod tests {
     #[test]
     fn under_a_custom_meta_prefix_rows_go_one_by_one() {
         // LogAscii::meta_prefix = "PREFIX<>": a run could hide a meta line from the reader.
-        let (dispatch, rx) = dispatch();
         let mut sink = Nothing;
-        let mut r = super::super::new_reader(Arc::from("conn.log"), "conn.log", &mut sink);
-        r.dispatch = Some(dispatch);
+        let (mut r, rx) = dispatching_reader(&mut sink);
         for (i, l) in [
             &b"PREFIX<>separator |"[..],
             b"PREFIX<>path|conn",

@@ -646,7 +646,7 @@ impl<'a, 's> TsvRow<'a, 's> {
     }
 }
 
-impl<'a> Row<'a> for TsvRow<'a, '_> {
+impl<'a, 's> Row<'a> for TsvRow<'a, 's> {
     fn text(&mut self, f: F) -> Option<Cow<'a, str>> {
         match self.val(f) {
             Val::Unset => None,
@@ -657,16 +657,21 @@ impl<'a> Row<'a> for TsvRow<'a, '_> {
 
     fn texts<C: Default + Extend<Cow<'a, str>>>(&mut self, f: F) -> C {
         let mut out = C::default();
+        let Val::Raw(raw) = self.val(f) else {
+            return out;
+        };
+        if raw.is_empty() {
+            return out;
+        }
+        let meta: &'s Meta = self.meta;
         // Most sets (a conn row's services) hold one element: no splitting then.
-        if let Val::Raw(raw) = self.val(f)
-            && !raw.is_empty()
-            && let [sep] = self.meta.set_sep.as_slice()
+        if let [sep] = meta.set_sep.as_slice()
             && find_byte(*sep, raw).is_none()
         {
             out.extend(std::iter::once(self.decode(raw)));
             return out;
         }
-        for e in self.elements(f) {
+        for e in split(raw, &meta.set_sep) {
             out.extend(std::iter::once(self.decode(e)));
         }
         out
