@@ -394,7 +394,7 @@ fn read_capture(
             f.path.clone()
         };
         let out = runner.run_in(&capture, temp_dir)?;
-        let (logs, bad) = input::discover(&[out.path().to_path_buf()]);
+        let (logs, bad) = input::discover_output(out.path());
         if let Some(b) = bad.first() {
             anyhow::bail!("reading Zeek's logs: {b}");
         }

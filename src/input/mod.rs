@@ -89,12 +89,31 @@ pub struct InputFile {
 
 /// Finds the inputs under `paths`, in a deterministic order (the paths in the order given;
 /// directory entries sorted by name). The second vector holds `path: reason` for every path or
-/// file that could not be read or is not an input.
+/// file that could not be read or is not an input, and for every directory named in `paths`
+/// under which nothing was found (nothing read is not a clean capture).
 pub fn discover(paths: &[PathBuf]) -> (Vec<InputFile>, Vec<String>) {
+    discover_in(paths, true)
+}
+
+/// The logs Zeek wrote into `dir`, as [`discover`] finds them, except that finding none is no
+/// problem: a capture can hold nothing Zeek logs.
+pub fn discover_output(dir: &Path) -> (Vec<InputFile>, Vec<String>) {
+    discover_in(&[dir.to_path_buf()], false)
+}
+
+fn discover_in(paths: &[PathBuf], report_empty: bool) -> (Vec<InputFile>, Vec<String>) {
     let mut w = Walk::default();
     for path in paths {
         match std::fs::metadata(path) {
-            Ok(m) if m.is_dir() => w.walk(path, 0),
+            Ok(m) if m.is_dir() => {
+                let before = (w.found.len(), w.problems.len());
+                if w.walk(path, 0) && report_empty && before == (w.found.len(), w.problems.len()) {
+                    w.problems.push(format!(
+                        "{}: no Zeek log or capture in this directory or below it",
+                        path.display()
+                    ));
+                }
+            }
             Ok(_) => {
                 if !w.first_visit(path) {
                     continue;
@@ -132,16 +151,17 @@ impl Walk {
         }
     }
 
-    fn walk(&mut self, dir: &Path, depth: usize) {
+    /// Walks `dir` unless it was visited already (then returns false).
+    fn walk(&mut self, dir: &Path, depth: usize) -> bool {
         if !self.first_visit(dir) {
-            return;
+            return false;
         }
         if depth > MAX_DEPTH {
             self.problems.push(format!(
                 "{}: directories nested deeper than {MAX_DEPTH}; not searched",
                 dir.display()
             ));
-            return;
+            return true;
         }
         let mut subdirs_and_files = Vec::new();
         list_dir(dir, &mut subdirs_and_files, &mut self.problems);
@@ -166,6 +186,7 @@ impl Walk {
                 Err(e) => self.problems.push(format!("{}: {e}", path.display())),
             }
         }
+        true
     }
 }
 

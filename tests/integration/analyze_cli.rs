@@ -153,6 +153,52 @@ fn exit_codes_and_byte_identical_reports() {
 }
 
 #[test]
+fn a_directory_with_nothing_to_read_is_an_error_not_a_clean_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Nothing that is a log: an empty directory, and one holding a directory named like a log
+    // and notes.
+    std::fs::create_dir_all(d.join("empty")).unwrap();
+    std::fs::create_dir_all(d.join("odd/conn.log")).unwrap();
+    std::fs::write(d.join("odd/README"), "notes\n").unwrap();
+    // Logs one level down, beside an empty directory: found, and the empty one is no problem.
+    std::fs::create_dir_all(d.join("nested/day1")).unwrap();
+    std::fs::create_dir_all(d.join("nested/day2")).unwrap();
+    let case = Path::new("tests/data/reference-cases/all_rules");
+    std::fs::copy(case.join("conn.log"), d.join("nested/day1/conn.log")).unwrap();
+    let run = |paths: &[&Path]| {
+        let mut cmd = std::process::Command::new(bin());
+        cmd.args(["analyze", "--format", "json"]).args(paths);
+        cmd.output().unwrap()
+    };
+    for sub in ["empty", "odd"] {
+        let p = d.join(sub);
+        let out = run(&[&p]);
+        assert_eq!(out.status.code(), Some(2), "{sub}");
+        let msg = format!(
+            "{}: no Zeek log or capture in this directory or below it",
+            p.display()
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&msg), "{sub}: {stderr}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["summary"]["incomplete"], true, "{sub}");
+        assert_eq!(v["unreadable"], serde_json::json!([msg]), "{sub}");
+    }
+    let out = run(&[&d.join("nested")]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["summary"]["incomplete"], false);
+    assert_eq!(v["summary"]["inputs"], 1);
+    // The same empty directory named twice is reported once; beside logs it still is.
+    let out = run(&[&d.join("empty"), &d.join("empty"), &d.join("nested")]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["unreadable"].as_array().map(Vec::len), Some(1));
+    assert_eq!(v["summary"]["inputs"], 1);
+}
+
+#[test]
 fn same_data_as_tsv_json_and_gzip_gives_identical_reports() {
     // The generated-logs leg of issue 2: genlogs-style data written three ways by this test.
     let dir = tempfile::tempdir().unwrap();
