@@ -491,6 +491,7 @@ pub fn sniff(head: &[u8], name: &str) -> Option<InputKind> {
         Some([0x0a, 0x0d, 0x0d, 0x0a]) => return Some(InputKind::Capture(CaptureFormat::Pcapng)),
         _ => {}
     }
+    let head = head.strip_prefix(zeek::BOM).unwrap_or(head);
     let fallback = || zeek::kind_from_file_name(name);
     let mut header = zeek::tsv::Header::default();
     let tsv = |header: zeek::tsv::Header| InputKind::Zeek {

@@ -275,6 +275,48 @@ fn bad_utf8_in_names_is_reported_and_the_row_kept() {
 }
 
 #[test]
+fn logs_saved_with_a_byte_order_mark_and_crlf_line_ends_read_like_the_originals() {
+    // As a Windows editor or PowerShell's `Out-File` saves them: a UTF-8 byte order mark, then
+    // every line ended by CR LF. ssl.log goes under a name that says nothing, found by content.
+    let logs = [
+        ("conn.log", "conn.log"),
+        ("dns.log", "dns.log"),
+        ("ssl.log", "ssl-export.txt"),
+        ("http.log", "http.log"),
+        ("files.log", "files.log"),
+    ];
+    let plain = tempfile::tempdir().unwrap();
+    let saved = tempfile::tempdir().unwrap();
+    for (log, renamed) in logs {
+        let data = fixture(log);
+        write(plain.path(), renamed, &data);
+        let mut out = b"\xef\xbb\xbf".to_vec();
+        for l in lines(&data) {
+            out.extend_from_slice(l.strip_suffix(b"\n").unwrap_or(l));
+            out.extend_from_slice(b"\r\n");
+        }
+        write(saved.path(), renamed, &out);
+    }
+    let want = analyze(&[plain.path()]);
+    let got = analyze(&[saved.path()]);
+    assert_eq!(diags(&got), Vec::<String>::new());
+    assert_eq!(got.unreadable, Vec::<String>::new());
+    let counts = |r: &Report| -> Vec<(String, u64, u64)> {
+        r.inputs
+            .iter()
+            .map(|i| {
+                let name = Path::new(&i.path).file_name().unwrap().to_string_lossy();
+                (name.to_string(), i.rows, i.errors)
+            })
+            .collect()
+    };
+    assert_eq!(counts(&got), counts(&want));
+    assert_eq!(got.inputs.len(), logs.len());
+    assert_eq!(alerts(&got), alerts(&want));
+    assert!(!want.alerts.is_empty());
+}
+
+#[test]
 fn line_over_one_mebibyte_is_skipped() {
     let base = baseline_conn();
     let first = first_data_line();

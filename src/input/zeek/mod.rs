@@ -220,8 +220,13 @@ impl<'s> Reader<'s> {
         );
     }
 
-    /// One line as read (without its newline): whitespace-only lines are skipped.
+    /// One line as read (without its newline): whitespace-only lines are skipped, and a UTF-8
+    /// byte order mark before the first line (an editor's or PowerShell's) is dropped.
     fn text_line(&mut self, no: u64, line: &[u8]) {
+        let line = match no {
+            1 => line.strip_prefix(BOM).unwrap_or(line),
+            _ => line,
+        };
         let Some(line) = content(line) else {
             return;
         };
@@ -554,6 +559,9 @@ fn scan_lines(reader: &mut impl BufRead, r: &mut Reader<'_>) {
     }
 }
 
+/// The UTF-8 byte order mark.
+pub(crate) const BOM: &[u8] = b"\xef\xbb\xbf";
+
 /// A line without a trailing carriage return, or `None` for a line of only whitespace (skipped).
 fn content(line: &[u8]) -> Option<&[u8]> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -621,6 +629,44 @@ mod tests {
         assert_eq!(c.id.resp_h, "8.8.8.8".parse().ok());
         assert_eq!(c.id.resp_p, Some(53));
         assert_eq!(c.services.as_slice(), ["dns"]);
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_first_line_is_dropped() {
+        let row = b"1.5\tC1\t10.0.0.1\t5000\t8.8.8.8\t53\tudp\tdns\n";
+        let json = b"{\"_path\":\"conn\",\"ts\":1.5,\"uid\":\"C1\",\"id.resp_h\":\"8.8.8.8\"}\n";
+        let mut tsv = CONN_HEADER.to_vec();
+        tsv.extend_from_slice(row);
+        for plain in [tsv, json.to_vec()] {
+            let mut marked = BOM.to_vec();
+            marked.extend_from_slice(&plain);
+            let (stats, c) = read("conn.log", &marked);
+            let (want_stats, want) = read("conn.log", &plain);
+            assert_eq!(c.diags, Vec::<String>::new());
+            assert_eq!((stats.rows, stats.errors), (1, 0));
+            assert_eq!(
+                (stats.kind, stats.format),
+                (want_stats.kind, want_stats.format)
+            );
+            assert_eq!(c.records, want.records);
+        }
+        // Only before the first line: elsewhere it is a field's text like any other.
+        let mut data = CONN_HEADER.to_vec();
+        data.extend_from_slice(BOM);
+        data.extend_from_slice(row);
+        let (stats, c) = read("conn.log", &data);
+        assert_eq!((stats.rows, stats.errors), (1, 1));
+        assert_eq!(c.diags.len(), 1);
+        assert!(
+            c.diags.iter().all(|d| d.contains("conn.log:8")),
+            "{:?}",
+            c.diags
+        );
+        assert!(
+            c.records.iter().all(|r| r.contains("ts: None")),
+            "{:?}",
+            c.records
+        );
     }
 
     /// Collects records and diagnostics like [`Collect`], reading only the analysis columns.
