@@ -458,6 +458,15 @@ pub fn detect(path: &Path) -> std::io::Result<Option<InputFile>> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    if let Some(text) = utf16_text(&head)
+        && (known_log_name(path) || sniff(text.as_bytes(), &name).is_some())
+    {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "UTF-16 text (as Windows PowerShell's `>` writes it); captriage reads logs in UTF-8: \
+             convert it first, e.g. `iconv -f UTF-16 -t UTF-8`",
+        ));
+    }
     let kind = match sniff(&head, &name) {
         Some(k) => k,
         // Named like one of the logs we read and text (no NUL byte): let the reader say what
@@ -479,6 +488,24 @@ pub fn detect(path: &Path) -> std::io::Result<Option<InputFile>> {
         kind,
         compressed,
     }))
+}
+
+/// `head` as text when it begins with a UTF-16 byte order mark (either byte order).
+fn utf16_text(head: &[u8]) -> Option<String> {
+    let (rest, little) = match head {
+        [0xff, 0xfe, rest @ ..] => (rest, true),
+        [0xfe, 0xff, rest @ ..] => (rest, false),
+        _ => return None,
+    };
+    let units: Vec<u16> = rest
+        .chunks_exact(2)
+        .filter_map(|c| <[u8; 2]>::try_from(c).ok())
+        .map(|c| match little {
+            true => u16::from_le_bytes(c),
+            false => u16::from_be_bytes(c),
+        })
+        .collect();
+    Some(String::from_utf16_lossy(&units))
 }
 
 /// Tells what `head` (the first bytes of a file, decompressed) holds; `name` is the file name.
@@ -617,6 +644,49 @@ mod tests {
                 .ok(),
             Some(1000)
         );
+    }
+
+    #[test]
+    fn a_utf16_log_is_named_as_such_and_other_utf16_text_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let utf16 = |text: &str, le: bool| -> Vec<u8> {
+            let mut out: Vec<u8> = if le {
+                vec![0xff, 0xfe]
+            } else {
+                vec![0xfe, 0xff]
+            };
+            for u in text.encode_utf16() {
+                out.extend_from_slice(&if le { u.to_le_bytes() } else { u.to_be_bytes() });
+            }
+            out
+        };
+        let tsv = "#separator \\x09\n#path\tconn\n#fields\tts\tuid\n1.5\tC1\n";
+        let json = "{\"_path\":\"dns\",\"ts\":1.5,\"query\":\"example.com\"}\n";
+        let cases = [
+            ("conn.log", utf16(tsv, true), true),
+            ("export.txt", utf16(tsv, false), true),
+            ("dns-export.txt", utf16(json, true), true),
+            // A log's name is enough, whatever the text.
+            ("http.log", utf16("some words\n", true), true),
+            // Other UTF-16 text in a log directory is not an input, as in UTF-8.
+            ("notes.txt", utf16("some words\n", true), false),
+        ];
+        for (name, bytes, is_log) in cases {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            match detect(&p) {
+                Err(e) if is_log => {
+                    assert_eq!(e.kind(), std::io::ErrorKind::InvalidData, "{name}");
+                    assert!(e.to_string().starts_with("UTF-16 text"), "{name}: {e}");
+                }
+                Ok(None) if !is_log => {}
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        // Without the mark, the same log in UTF-8 is found.
+        let p = dir.path().join("plain.txt");
+        std::fs::write(&p, tsv).unwrap();
+        assert!(matches!(detect(&p), Ok(Some(_))));
     }
 
     fn zeek(kind: LogKind, format: LogFormat) -> Option<InputKind> {
