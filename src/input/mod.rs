@@ -469,6 +469,19 @@ pub fn detect(path: &Path) -> std::io::Result<Option<InputFile>> {
     }
     let kind = match sniff(&head, &name) {
         Some(k) => k,
+        // Named like a log or a capture, and compressed in a way captriage does not read: say so
+        // (rather than "unrecognised content").
+        None if let Some((format, tool)) = other_compression(&head)
+            && (known_log_name(path) || capture_name(&name)) =>
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "{format}-compressed; captriage reads plain and gzip-compressed files: \
+                     decompress it first (`{tool}`)"
+                ),
+            ));
+        }
         // Named like one of the logs we read and text (no NUL byte): let the reader say what
         // is wrong with it. A file named like a capture that is not one (empty, cut in its
         // magic number) is reported as unrecognised instead.
@@ -488,6 +501,18 @@ pub fn detect(path: &Path) -> std::io::Result<Option<InputFile>> {
         kind,
         compressed,
     }))
+}
+
+/// The compression format `head` begins with, among those captriage does not read, and the
+/// command that undoes it.
+fn other_compression(head: &[u8]) -> Option<(&'static str, &'static str)> {
+    match head {
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Some(("zstd", "zstd -d FILE")),
+        [0xfd, b'7', b'z', b'X', b'Z', 0, ..] => Some(("xz", "xz -d FILE")),
+        [b'B', b'Z', b'h', b'1'..=b'9', ..] => Some(("bzip2", "bzip2 -d FILE")),
+        [0x04, 0x22, 0x4d, 0x18, ..] => Some(("lz4", "lz4 -d FILE")),
+        _ => None,
+    }
 }
 
 /// `head` as text when it begins with a UTF-16 byte order mark (either byte order).
@@ -686,6 +711,40 @@ mod tests {
         // Without the mark, the same log in UTF-8 is found.
         let p = dir.path().join("plain.txt");
         std::fs::write(&p, tsv).unwrap();
+        assert!(matches!(detect(&p), Ok(Some(_))));
+    }
+
+    #[test]
+    fn a_log_compressed_in_another_format_is_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        // The first bytes of a frame of each format, as its tool writes them.
+        let cases: [(&[u8], &str); 4] = [
+            (b"\x28\xb5\x2f\xfd\x24\x00\x01", "zstd"),
+            (b"\xfd7zXZ\x00\x00\x04\xe6", "xz"),
+            (b"BZh91AY&SY", "bzip2"),
+            (b"\x04\x22\x4d\x18\x64\x40", "lz4"),
+        ];
+        for (head, format) in cases {
+            for name in ["conn.log.x", "dns.log", "trace.pcap.x"] {
+                let p = dir.path().join(name);
+                std::fs::write(&p, head).unwrap();
+                let e = detect(&p).err().map(|e| (e.kind(), e.to_string()));
+                let want = format!("{format}-compressed; captriage reads plain and gzip");
+                assert!(
+                    e.as_ref().is_some_and(
+                        |(k, m)| *k == std::io::ErrorKind::InvalidData && m.starts_with(&want)
+                    ),
+                    "{name} {format}: {e:?}"
+                );
+            }
+            // Under a name that is not a log's, it is skipped like any other file.
+            let p = dir.path().join("backup.bin");
+            std::fs::write(&p, head).unwrap();
+            assert!(matches!(detect(&p), Ok(None)), "{format}");
+        }
+        // "BZh" followed by anything but a block size is not bzip2.
+        let p = dir.path().join("conn.log");
+        std::fs::write(&p, b"BZhx\n").unwrap();
         assert!(matches!(detect(&p), Ok(Some(_))));
     }
 
