@@ -118,7 +118,7 @@ fn discover_in(paths: &[PathBuf], report_empty: bool) -> (Vec<InputFile>, Vec<St
                 if !w.first_visit(path) {
                     continue;
                 }
-                match detect(path) {
+                match detect(path, true) {
                     Ok(Some(f)) => w.found.push(f),
                     Ok(None) => w.problems.push(format!(
                         "{}: not a Zeek log or a capture (unrecognised content)",
@@ -173,7 +173,7 @@ impl Walk {
             if !self.first_visit(&path) {
                 continue;
             }
-            match detect(&path) {
+            match detect(&path, false) {
                 Ok(Some(f)) => self.found.push(f),
                 Ok(None) => {
                     if known_log_name(&path) {
@@ -444,8 +444,10 @@ impl BufRead for ReadAhead {
     }
 }
 
-/// What the file at `path` is; `None` when its content is not recognised.
-pub fn detect(path: &Path) -> std::io::Result<Option<InputFile>> {
+/// What the file at `path` is; `None` when its content is not recognised. `named`: the file was
+/// named as an input (not found in a directory), so that what it holds instead of a log or a
+/// capture is worth saying whatever its name.
+pub fn detect(path: &Path, named: bool) -> std::io::Result<Option<InputFile>> {
     let (reader, compressed) = open(path)?;
     let mut head = Vec::new();
     // A truncated gzip member still gives what it decoded before the break.
@@ -458,29 +460,17 @@ pub fn detect(path: &Path) -> std::io::Result<Option<InputFile>> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if let Some(text) = utf16_text(&head)
-        && (known_log_name(path) || sniff(text.as_bytes(), &name).is_some())
-    {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "UTF-16 text (as Windows PowerShell's `>` writes it); captriage reads logs in UTF-8: \
-             convert it first, e.g. `iconv -f UTF-16 -t UTF-8`",
-        ));
-    }
     let kind = match sniff(&head, &name) {
         Some(k) => k,
-        // Named like a log or a capture, and compressed in a way captriage does not read: say so
-        // (rather than "unrecognised content").
-        None if let Some((format, tool)) = other_compression(&head)
-            && (known_log_name(path) || capture_name(&name)) =>
+        // An input in a form captriage does not read: say which (rather than "unrecognised
+        // content").
+        None if let Some(why) = other_form(
+            &head,
+            &name,
+            named || known_log_name(path) || capture_name(&name),
+        ) =>
         {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!(
-                    "{format}-compressed; captriage reads plain and gzip-compressed files: \
-                     decompress it first (`{tool}`)"
-                ),
-            ));
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, why));
         }
         // Named like one of the logs we read and text (no NUL byte): let the reader say what
         // is wrong with it. A file named like a capture that is not one (empty, cut in its
@@ -501,6 +491,48 @@ pub fn detect(path: &Path) -> std::io::Result<Option<InputFile>> {
         kind,
         compressed,
     }))
+}
+
+/// What `head` (a file's first bytes that [`sniff`] did not recognise) holds instead of a log or
+/// a capture, when captriage can tell and the file is an input (`input`: by its name, or by
+/// being named): UTF-16 text, another compression than gzip, an archive. UTF-16 text that reads
+/// as a Zeek log is named whatever the file's name.
+fn other_form(head: &[u8], name: &str, input: bool) -> Option<String> {
+    if let Some(text) = utf16_text(head)
+        && (input || sniff(text.as_bytes(), name).is_some())
+    {
+        return Some(
+            "UTF-16 text (as Windows PowerShell's `>` writes it); captriage reads logs in UTF-8: \
+             convert it first, e.g. `iconv -f UTF-16 -t UTF-8`"
+                .into(),
+        );
+    }
+    if !input {
+        return None;
+    }
+    if let Some((format, tool)) = other_compression(head) {
+        return Some(format!(
+            "{format}-compressed; captriage reads plain and gzip-compressed files: decompress it \
+             first (`{tool}`)"
+        ));
+    }
+    let (format, tool) = archive(head)?;
+    Some(format!(
+        "a {format} archive; captriage reads logs and captures, not archives: extract it first \
+         (`{tool}`) and name the directory"
+    ))
+}
+
+/// The archive format `head` (decompressed) begins with, and the command that extracts it.
+fn archive(head: &[u8]) -> Option<(&'static str, &'static str)> {
+    if head.get(257..262) == Some(b"ustar") {
+        return Some(("tar", "tar -xf FILE"));
+    }
+    match head {
+        [b'P', b'K', 3, 4, ..] => Some(("zip", "unzip FILE")),
+        [b'7', b'z', 0xbc, 0xaf, 0x27, 0x1c, ..] => Some(("7z", "7z x FILE")),
+        _ => None,
+    }
 }
 
 /// The compression format `head` begins with, among those captriage does not read, and the
@@ -699,7 +731,7 @@ mod tests {
         for (name, bytes, is_log) in cases {
             let p = dir.path().join(name);
             std::fs::write(&p, bytes).unwrap();
-            match detect(&p) {
+            match detect(&p, false) {
                 Err(e) if is_log => {
                     assert_eq!(e.kind(), std::io::ErrorKind::InvalidData, "{name}");
                     assert!(e.to_string().starts_with("UTF-16 text"), "{name}: {e}");
@@ -708,10 +740,14 @@ mod tests {
                 other => panic!("{name}: {other:?}"),
             }
         }
+        // Named as an input, any UTF-16 text is said to be one.
+        let notes = dir.path().join("notes.txt");
+        let e = detect(&notes, true).err().map(|e| e.to_string());
+        assert!(e.is_some_and(|e| e.starts_with("UTF-16 text")));
         // Without the mark, the same log in UTF-8 is found.
         let p = dir.path().join("plain.txt");
         std::fs::write(&p, tsv).unwrap();
-        assert!(matches!(detect(&p), Ok(Some(_))));
+        assert!(matches!(detect(&p, false), Ok(Some(_))));
     }
 
     #[test]
@@ -728,7 +764,7 @@ mod tests {
             for name in ["conn.log.x", "dns.log", "trace.pcap.x"] {
                 let p = dir.path().join(name);
                 std::fs::write(&p, head).unwrap();
-                let e = detect(&p).err().map(|e| (e.kind(), e.to_string()));
+                let e = detect(&p, false).err().map(|e| (e.kind(), e.to_string()));
                 let want = format!("{format}-compressed; captriage reads plain and gzip");
                 assert!(
                     e.as_ref().is_some_and(
@@ -740,12 +776,55 @@ mod tests {
             // Under a name that is not a log's, it is skipped like any other file.
             let p = dir.path().join("backup.bin");
             std::fs::write(&p, head).unwrap();
-            assert!(matches!(detect(&p), Ok(None)), "{format}");
+            assert!(matches!(detect(&p, false), Ok(None)), "{format}");
         }
         // "BZh" followed by anything but a block size is not bzip2.
         let p = dir.path().join("conn.log");
         std::fs::write(&p, b"BZhx\n").unwrap();
-        assert!(matches!(detect(&p), Ok(Some(_))));
+        assert!(matches!(detect(&p, false), Ok(Some(_))));
+    }
+
+    #[test]
+    fn an_archive_of_logs_is_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        // A tar archive's first member header: the member's name, then "ustar" at byte 257.
+        let mut tar = vec![0u8; 512];
+        tar[..8].copy_from_slice(b"conn.log");
+        tar[257..263].copy_from_slice(b"ustar\0");
+        let mut tar_gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut tar_gz, &tar).unwrap();
+        let tar_gz = tar_gz.finish().unwrap();
+        let zip = b"PK\x03\x04\x14\x00\x00\x00\x08\x00conn.log".to_vec();
+        let seven = b"7z\xbc\xaf\x27\x1c\x00\x04".to_vec();
+        let cases = [
+            ("logs.tar.gz", tar_gz, "a tar archive", "tar -xf FILE"),
+            ("logs.tar", tar, "a tar archive", "tar -xf FILE"),
+            ("logs.zip", zip, "a zip archive", "unzip FILE"),
+            ("logs.7z", seven, "a 7z archive", "7z x FILE"),
+        ];
+        for (name, bytes, what, tool) in cases {
+            let p = dir.path().join(name);
+            std::fs::write(&p, &bytes).unwrap();
+            // Named as an input: said whatever the name.
+            let e = detect(&p, true)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.starts_with(what) && e.contains(tool), "{name}: {e}");
+            // Found in a directory: said when the name is a log's (`.gz`), skipped otherwise.
+            let found = detect(&p, false).map_err(|e| e.to_string());
+            match name.ends_with(".gz") {
+                true => assert!(found.is_err_and(|e| e.starts_with(what)), "{name}"),
+                false => assert!(matches!(found, Ok(None)), "{name}: {found:?}"),
+            }
+        }
+        // A log whose text holds "ustar" at byte 257 is a log.
+        let mut log = b"#separator \\x09\n#path\tdns\n#fields\tts\tquery\n".to_vec();
+        log.resize(257, b'a');
+        log.extend_from_slice(b"ustar\n1.5\tustar.example\n");
+        let p = dir.path().join("dns.log");
+        std::fs::write(&p, &log).unwrap();
+        assert!(matches!(detect(&p, true), Ok(Some(_))));
     }
 
     fn zeek(kind: LogKind, format: LogFormat) -> Option<InputKind> {
