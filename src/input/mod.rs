@@ -460,37 +460,38 @@ pub fn detect(path: &Path, named: bool) -> std::io::Result<Option<InputFile>> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let kind = match sniff(&head, &name) {
-        Some(k) => k,
-        // An input in a form captriage does not read: say which (rather than "unrecognised
-        // content").
-        None if let Some(why) = other_form(
-            &head,
-            &name,
-            named || known_log_name(path) || capture_name(&name),
-        ) =>
-        {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, why));
-        }
-        // Named like one of the logs we read and text (no NUL byte): let the reader say what
-        // is wrong with it. A file named like a capture that is not one (empty, cut in its
-        // magic number) is reported as unrecognised instead.
-        None if known_log_name(path)
-            && !capture_name(&name)
-            && memchr::memchr(0, &head).is_none() =>
-        {
-            InputKind::Zeek {
-                kind: zeek::kind_from_file_name(&name),
-                format: LogFormat::Tsv,
-            }
-        }
-        None => return Ok(None),
-    };
-    Ok(Some(InputFile {
+    let kind = identify(&head, &name, named)
+        .map_err(|why| std::io::Error::new(std::io::ErrorKind::InvalidData, why))?;
+    Ok(kind.map(|kind| InputFile {
         path: path.to_path_buf(),
         kind,
         compressed,
     }))
+}
+
+/// What a file whose first bytes (decompressed) are `head` and whose name is `name` is, as
+/// [`detect`] decides it without reading: the input kind, `None` when the content is not
+/// recognised, or why it is an input captriage cannot read.
+pub fn identify(head: &[u8], name: &str, named: bool) -> Result<Option<InputKind>, String> {
+    let log_name = known_log_name(Path::new(name));
+    match sniff(head, name) {
+        Some(k) => Ok(Some(k)),
+        // An input in a form captriage does not read: say which (rather than "unrecognised
+        // content").
+        None if let Some(why) = other_form(head, name, named || log_name || capture_name(name)) => {
+            Err(why)
+        }
+        // Named like one of the logs we read and text (no NUL byte): let the reader say what
+        // is wrong with it. A file named like a capture that is not one (empty, cut in its
+        // magic number) is reported as unrecognised instead.
+        None if log_name && !capture_name(name) && memchr::memchr(0, head).is_none() => {
+            Ok(Some(InputKind::Zeek {
+                kind: zeek::kind_from_file_name(name),
+                format: LogFormat::Tsv,
+            }))
+        }
+        None => Ok(None),
+    }
 }
 
 /// What `head` (a file's first bytes that [`sniff`] did not recognise) holds instead of a log or
