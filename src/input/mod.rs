@@ -114,6 +114,7 @@ fn discover_in(paths: &[PathBuf], report_empty: bool) -> (Vec<InputFile>, Vec<St
                     ));
                 }
             }
+            Ok(m) if !m.is_file() => w.problems.push(not_regular(path)),
             Ok(_) => {
                 if !w.first_visit(path) {
                     continue;
@@ -191,7 +192,8 @@ impl Walk {
 }
 
 /// The visible entries of `dir` in name order, each with whether it is a directory; other
-/// entries than files and directories (sockets, broken links) are left out.
+/// entries than files and directories (sockets, pipes, broken links) are left out, and reported
+/// when named like a log.
 fn list_dir(dir: &Path, out: &mut Vec<(PathBuf, bool)>, problems: &mut Vec<String>) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
@@ -216,10 +218,21 @@ fn list_dir(dir: &Path, out: &mut Vec<(PathBuf, bool)>, problems: &mut Vec<Strin
         match std::fs::metadata(&path) {
             Ok(m) if m.is_dir() => out.push((path, true)),
             Ok(m) if m.is_file() => out.push((path, false)),
+            Ok(_) if known_log_name(&path) => problems.push(not_regular(&path)),
             Ok(_) => {}
             Err(e) => problems.push(format!("{}: {e}", path.display())),
         }
     }
+}
+
+/// Why a path that is neither a file nor a directory is not read: its content could be read
+/// only once, and captriage reads an input's first bytes to tell what it is, then the input.
+fn not_regular(path: &Path) -> String {
+    format!(
+        "{}: not a regular file (a pipe, such as `<(zcat conn.log.gz)`, or a device); captriage \
+         reads files and directories: write it to a file first",
+        path.display()
+    )
 }
 
 /// Whether a file name says "log or capture" (so that unrecognised content is worth a word).

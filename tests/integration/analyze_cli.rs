@@ -198,6 +198,53 @@ fn a_directory_with_nothing_to_read_is_an_error_not_a_clean_report() {
     assert_eq!(v["summary"]["inputs"], 1);
 }
 
+/// A pipe (`<(zcat conn.log.gz)`) or another entry that is not a regular file used to be read
+/// after its first bytes had gone to input detection: nothing was left, and the report said
+/// "complete". A Unix socket stands in for a pipe here: neither a file nor a directory.
+#[cfg(unix)]
+#[test]
+fn an_input_that_is_not_a_regular_file_is_an_error_not_a_clean_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let case = Path::new("tests/data/reference-cases/all_rules");
+    std::fs::copy(case.join("dns.log"), d.join("dns.log")).unwrap();
+    let _conn = std::os::unix::net::UnixListener::bind(d.join("conn.log")).unwrap();
+    // Not named like a log: skipped, as other files are.
+    let _other = std::os::unix::net::UnixListener::bind(d.join("agent.sock")).unwrap();
+    let run = |path: &Path| {
+        std::process::Command::new(bin())
+            .args(["analyze", "--format", "json"])
+            .arg(path)
+            .output()
+            .unwrap()
+    };
+    let msg = |p: &Path| {
+        format!(
+            "{}: not a regular file (a pipe, such as `<(zcat conn.log.gz)`, or a device); \
+             captriage reads files and directories: write it to a file first",
+            p.display()
+        )
+    };
+    // In a directory: reported, and the rest is read.
+    let out = run(d);
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["unreadable"],
+        serde_json::json!([msg(&d.join("conn.log"))])
+    );
+    assert_eq!(v["summary"]["inputs"], 1);
+    assert_eq!(v["summary"]["rows_per_log_type"]["dns"], 10);
+    // Named as an input, whatever its name.
+    for p in [d.join("conn.log"), d.join("agent.sock")] {
+        let out = run(&p);
+        assert_eq!(out.status.code(), Some(2));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["unreadable"], serde_json::json!([msg(&p)]));
+        assert!(String::from_utf8_lossy(&out.stderr).contains(&msg(&p)));
+    }
+}
+
 #[test]
 fn same_data_as_tsv_json_and_gzip_gives_identical_reports() {
     // The generated-logs leg of issue 2: genlogs-style data written three ways by this test.
