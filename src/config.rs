@@ -173,6 +173,10 @@ impl AnalyzeConfig {
         if args.max_destinations == 0 {
             anyhow::bail!("--max-destinations must be at least 1");
         }
+        // A cap of 0 bytes would make every gzip-compressed input unreadable.
+        if args.max_decompressed == 0 {
+            anyhow::bail!("--max-decompressed must be at least 1 (bytes)");
+        }
         if let Some(d) = &args.temp_dir
             && !d.is_dir()
         {

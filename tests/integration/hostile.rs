@@ -511,15 +511,23 @@ fn destinations_past_the_cap_are_counted_and_the_first_one_named() {
     );
     assert!(alerts(&r).is_subset(&alerts(&full)));
 
-    let argv = ["captriage", "analyze", "x", "--max-destinations", "0"];
-    let Command::Analyze(args) = Cli::try_parse_from(argv).unwrap().command else {
-        panic!("not analyze")
-    };
-    let err = AnalyzeConfig::from_args(*args).err().map(|e| e.to_string());
-    assert_eq!(
-        err.as_deref(),
-        Some("--max-destinations must be at least 1")
-    );
+    for (flag, want) in [
+        (
+            "--max-destinations",
+            "--max-destinations must be at least 1",
+        ),
+        (
+            "--max-decompressed",
+            "--max-decompressed must be at least 1 (bytes)",
+        ),
+    ] {
+        let argv = ["captriage", "analyze", "x", flag, "0"];
+        let Command::Analyze(args) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("not analyze")
+        };
+        let err = AnalyzeConfig::from_args(*args).err().map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some(want));
+    }
 }
 
 #[test]
