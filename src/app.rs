@@ -4,7 +4,7 @@
 use crate::FastSet;
 use crate::alert::Level;
 use crate::cli::{Cli, Command};
-use crate::config::{AnalyzeConfig, Engine};
+use crate::config::{self, AnalyzeConfig, Engine};
 use crate::enrich::geoip::GeoIp;
 use crate::enrich::pdns::PdnsCollector;
 use crate::enrich::state::Store;
@@ -119,6 +119,15 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
         input::set_max_decompressed(cfg.max_decompressed);
     }
     let (files, mut unreadable) = input::discover(&cfg.paths);
+    if let Some(out) = &cfg.output
+        && let Some(f) = files.iter().find(|f| config::same_file(out, &f.path))
+    {
+        anyhow::bail!(
+            "--output {} is an input ({}): the report would overwrite it",
+            out.display(),
+            f.path.display()
+        );
+    }
     let mut zeek_files: Vec<(InputFile, String)> = Vec::new();
     let mut captures: Vec<(Buffered, InputSummary)> = Vec::new();
     let mut temp_dirs = Vec::new();

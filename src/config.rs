@@ -131,9 +131,49 @@ pub fn load_whitelist(path: &Path, wb: &mut WhitelistBuilder) -> Result<()> {
     Ok(())
 }
 
+/// Whether `a` and `b` name the same existing file (through links and relative paths).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Refuses an `--output` that is one of the files `args` reads (the report would overwrite it);
+/// `--baseline` may be, as it is read before the report is written. Inputs found in directories
+/// are checked once they are found ([`crate::app::analyze`]).
+fn check_output(args: &AnalyzeArgs) -> Result<()> {
+    let Some(out) = &args.output else {
+        return Ok(());
+    };
+    let named = [
+        ("an input", args.paths.as_slice()),
+        ("an --iocs file", args.intel.iocs.as_slice()),
+        ("a --whitelist file", args.intel.whitelist.as_slice()),
+        ("the --config file", args.config.as_slice()),
+        ("a --pdns file", args.pdns.as_slice()),
+        ("a --geoip database", args.geoip.as_slice()),
+        (
+            "the --registration-dates file",
+            args.registration_dates.as_slice(),
+        ),
+    ];
+    for (what, paths) in named {
+        if let Some(p) = paths.iter().find(|p| same_file(out, p)) {
+            anyhow::bail!(
+                "--output {} is {what} ({}): the report would overwrite it",
+                out.display(),
+                p.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 impl AnalyzeConfig {
     /// Validates `analyze` flags and loads everything they name.
     pub fn from_args(args: AnalyzeArgs) -> Result<AnalyzeConfig> {
+        check_output(&args)?;
         let (settings, settings_warnings) = match &args.config {
             Some(path) => crate::settings::load(path)
                 .with_context(|| format!("invalid config {}", path.display()))?,

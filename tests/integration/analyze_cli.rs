@@ -246,6 +246,56 @@ fn an_input_that_is_not_a_regular_file_is_an_error_not_a_clean_report() {
 }
 
 #[test]
+fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let case = Path::new("tests/data/reference-cases/all_rules");
+    std::fs::create_dir_all(d.join("logs")).unwrap();
+    for f in ["conn.log", "dns.log", "iocs.json"] {
+        let to = if f.ends_with(".log") {
+            d.join("logs").join(f)
+        } else {
+            d.join(f)
+        };
+        std::fs::copy(case.join(f), to).unwrap();
+    }
+    let before = |p: &Path| std::fs::read(p).unwrap();
+    let run = |out: &Path| {
+        std::process::Command::new(bin())
+            .arg("analyze")
+            .arg(d.join("logs"))
+            .arg("--iocs")
+            .arg(d.join("iocs.json"))
+            .arg("-o")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    // A log found in the directory (named another way), and an indicator file.
+    for (out, kept, what) in [
+        (
+            d.join("logs/../logs/dns.log"),
+            d.join("logs/dns.log"),
+            "an input",
+        ),
+        (d.join("iocs.json"), d.join("iocs.json"), "an --iocs file"),
+    ] {
+        let was = before(&kept);
+        let o = run(&out);
+        assert_eq!(o.status.code(), Some(2), "{}", out.display());
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        let want = format!("--output {} is {what} (", out.display());
+        assert!(stderr.contains(&want), "{stderr}");
+        assert!(stderr.contains("the report would overwrite it"), "{stderr}");
+        assert_eq!(before(&kept), was, "{} was overwritten", kept.display());
+    }
+    // Beside the inputs, under a name of its own: written.
+    let o = run(&d.join("logs/report.json"));
+    assert_eq!(o.status.code(), Some(0));
+    assert!(d.join("logs/report.json").is_file());
+}
+
+#[test]
 fn same_data_as_tsv_json_and_gzip_gives_identical_reports() {
     // The generated-logs leg of issue 2: genlogs-style data written three ways by this test.
     let dir = tempfile::tempdir().unwrap();
