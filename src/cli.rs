@@ -224,6 +224,9 @@ pub struct ExtractArgs {
     /// Output directory for the logs.
     #[arg(long, short = 'o', value_name = "DIR")]
     pub output: PathBuf,
+    /// Overwrite logs of the same names already in the output directory.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `captriage pdns`.

@@ -229,7 +229,7 @@ fn domain(args: DomainArgs, out: &mut dyn Write) -> Result<()> {
 
 /// `captriage extract`: the native decoder's view of a capture as Zeek logs.
 fn extract(args: ExtractArgs, out: &mut dyn Write) -> Result<()> {
-    let stats = crate::input::pcap::extract(&args.capture, &args.output)?;
+    let stats = crate::input::pcap::extract(&args.capture, &args.output, args.force)?;
     for d in &stats.diagnostics {
         eprintln!("captriage: warning: {d}");
     }

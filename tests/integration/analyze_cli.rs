@@ -472,6 +472,57 @@ fn extract_writes_zeek_logs_that_read_back() {
 }
 
 #[test]
+fn extract_keeps_existing_logs_unless_forced_and_never_overwrites_the_capture() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let trace = "tests/data/zeek-traces/wikipedia-default/trace.pcap";
+    let extract = |capture: &Path, extra: &[&str]| {
+        std::process::Command::new(bin())
+            .arg("extract")
+            .arg(capture)
+            .arg("-o")
+            .arg(d)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    std::fs::write(d.join("dns.log"), "an analyst's notes\n").unwrap();
+    let out = extract(Path::new(trace), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let want = format!("{} exists;", d.join("dns.log").display());
+    assert!(stderr.contains(&want), "{stderr}");
+    assert!(stderr.contains("--force"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("dns.log")).unwrap(),
+        "an analyst's notes\n"
+    );
+    assert!(
+        !d.join("conn.log").exists(),
+        "nothing is written when refused"
+    );
+    // With --force the logs are written, and read back as the capture does.
+    assert_eq!(
+        extract(Path::new(trace), &["--force"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        pairs(&analyze(&[d.to_str().unwrap()])),
+        pairs(&analyze(&[trace]))
+    );
+    // A capture in the output directory under a log's name is never overwritten.
+    let capture = d.join("conn.log");
+    std::fs::copy(trace, &capture).unwrap();
+    let out = extract(&capture, &["--force"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is the capture"));
+    assert_eq!(
+        std::fs::read(&capture).unwrap(),
+        std::fs::read(trace).unwrap()
+    );
+}
+
+#[test]
 fn a_dns_transaction_is_whitelisted_only_when_its_query_and_every_cname_target_are() {
     // all_rules/dns.log's header, then two lookups under a suspicious TLD (IOC-06): one with no
     // CNAME, one whose answer goes through a CNAME to another domain.

@@ -287,7 +287,7 @@ fn extract_matches_zeek_baselines() {
     for (pair, trace) in pairs() {
         let out =
             std::env::temp_dir().join(format!("captriage-pcap-{}-{pair}", std::process::id()));
-        let stats = extract(&trace, &out).unwrap();
+        let stats = extract(&trace, &out, false).unwrap();
         assert!(stats.capture.packets > 0, "{pair}: no packets");
         let mut tally = Tally::default();
         let base_dir = trace.parent().unwrap().join("baseline");

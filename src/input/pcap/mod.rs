@@ -82,8 +82,26 @@ pub fn decode_reader(source: Arc<str>, r: impl Read + Send, sink: &mut dyn Sink)
 
 /// Decodes the capture at `capture` and writes conn, dns, ssl, x509 and http logs into
 /// `out_dir` (created if missing) as records are decoded, keeping none of them. Certificates are
-/// written once per fingerprint, as Zeek does.
-pub fn extract(capture: &Path, out_dir: &Path) -> anyhow::Result<ExtractStats> {
+/// written once per fingerprint, as Zeek does. A log of the same name already in `out_dir` is
+/// an error unless `overwrite`; the capture itself never is overwritten.
+pub fn extract(capture: &Path, out_dir: &Path, overwrite: bool) -> anyhow::Result<ExtractStats> {
+    for path in zeek_log::log_paths(out_dir) {
+        if crate::config::same_file(capture, &path) {
+            anyhow::bail!(
+                "{} is the capture: extracting into {} would overwrite it",
+                path.display(),
+                out_dir.display()
+            );
+        }
+        if !overwrite && path.exists() {
+            anyhow::bail!(
+                "{} exists; extract writes conn.log, dns.log, ssl.log, x509.log and http.log \
+                 into {}: give --force to overwrite them, or another directory",
+                path.display(),
+                out_dir.display()
+            );
+        }
+    }
     let out = zeek_log::LogWriters::create(out_dir)
         .with_context(|| format!("cannot write logs into {}", out_dir.display()))?;
     let mut sink = ExtractSink {

@@ -242,13 +242,18 @@ pub struct LogWriters {
     error: Option<io::Error>,
 }
 
+/// The five logs' paths in `dir`.
+pub fn log_paths(dir: &Path) -> [std::path::PathBuf; 5] {
+    LogName::ALL.map(|log| dir.join(format!("{}.log", log.path())))
+}
+
 impl LogWriters {
     /// Creates `dir` if missing and the five logs in it, with their headers.
     pub fn create(dir: &Path) -> io::Result<LogWriters> {
         std::fs::create_dir_all(dir)?;
         let mut writers = Vec::with_capacity(5);
-        for log in LogName::ALL {
-            let mut w = BufWriter::new(File::create(dir.join(format!("{}.log", log.path())))?);
+        for (log, path) in LogName::ALL.into_iter().zip(log_paths(dir)) {
+            let mut w = BufWriter::new(File::create(path)?);
             write_header(log, &mut w)?;
             writers.push(w);
         }
