@@ -4,7 +4,7 @@
 use crate::FastSet;
 use crate::alert::Level;
 use crate::cli::{Cli, Command};
-use crate::config::{self, AnalyzeConfig, Engine};
+use crate::config::{AnalyzeConfig, Engine};
 use crate::enrich::geoip::GeoIp;
 use crate::enrich::pdns::PdnsCollector;
 use crate::enrich::state::Store;
@@ -120,7 +120,7 @@ pub fn analyze(cfg: &AnalyzeConfig, warn: &mut dyn FnMut(&str)) -> Result<Report
     }
     let (files, mut unreadable) = input::discover(&cfg.paths);
     if let Some(out) = &cfg.output
-        && let Some(f) = files.iter().find(|f| config::same_file(out, &f.path))
+        && let Some(f) = files.iter().find(|f| input::same_file(out, &f.path))
     {
         anyhow::bail!(
             "--output {} is an input ({}): the report would overwrite it",

@@ -131,14 +131,6 @@ pub fn load_whitelist(path: &Path, wb: &mut WhitelistBuilder) -> Result<()> {
     Ok(())
 }
 
-/// Whether `a` and `b` name the same existing file (through links and relative paths).
-pub fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
-}
-
 /// Refuses an `--output` that is one of the files `args` reads (the report would overwrite it);
 /// `--baseline` may be, as it is read before the report is written. Inputs found in directories
 /// are checked once they are found ([`crate::app::analyze`]).
@@ -159,7 +151,7 @@ fn check_output(args: &AnalyzeArgs) -> Result<()> {
         ),
     ];
     for (what, paths) in named {
-        if let Some(p) = paths.iter().find(|p| same_file(out, p)) {
+        if let Some(p) = paths.iter().find(|p| crate::input::same_file(out, p)) {
             anyhow::bail!(
                 "--output {} is {what} ({}): the report would overwrite it",
                 out.display(),

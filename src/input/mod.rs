@@ -457,6 +457,14 @@ impl BufRead for ReadAhead {
     }
 }
 
+/// Whether `a` and `b` name the same existing file (through links and relative paths).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
 /// What the file at `path` is; `None` when its content is not recognised. `named`: the file was
 /// named as an input (not found in a directory), so that what it holds instead of a log or a
 /// capture is worth saying whatever its name.

@@ -86,7 +86,7 @@ pub fn decode_reader(source: Arc<str>, r: impl Read + Send, sink: &mut dyn Sink)
 /// an error unless `overwrite`; the capture itself never is overwritten.
 pub fn extract(capture: &Path, out_dir: &Path, overwrite: bool) -> anyhow::Result<ExtractStats> {
     for path in zeek_log::log_paths(out_dir) {
-        if crate::config::same_file(capture, &path) {
+        if crate::input::same_file(capture, &path) {
             anyhow::bail!(
                 "{} is the capture: extracting into {} would overwrite it",
                 path.display(),
