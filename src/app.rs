@@ -13,6 +13,7 @@ use crate::facts::{ConnPartial, Facts, FactsBuilder};
 use crate::input::zeek_runner::{self, ZeekOutput, ZeekRunner};
 use crate::input::{self, InputFile, InputKind};
 use crate::model::{LogKind, Sink};
+use crate::output;
 use crate::progress::Progress;
 use crate::report::{
     self, DestinationStatus, DestinationSummary, Format, InputSummary, IntelSummary, Report,
@@ -22,7 +23,7 @@ use crate::rules::{self, Context};
 use anyhow::{Context as _, Result};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 
 /// Exit code: the run completed and nothing reached `--fail-on`.
 pub const EXIT_OK: u8 = 0;
@@ -49,7 +50,7 @@ fn run_analyze(cfg: &AnalyzeConfig) -> Result<u8> {
         if !quiet {
             warned += 1;
             if warned <= MAX_PRINTED_WARNINGS {
-                eprintln!("captriage: warning: {msg}");
+                crate::stderr_line!("captriage: warning: {msg}");
             }
         }
     };
@@ -58,16 +59,20 @@ fn run_analyze(cfg: &AnalyzeConfig) -> Result<u8> {
     }
     let report = analyze(cfg, &mut warn)?;
     if !quiet && warned > MAX_PRINTED_WARNINGS {
-        eprintln!(
+        crate::stderr_line!(
             "captriage: warning: {} more warnings not shown (all are counted in the report)",
             warned - MAX_PRINTED_WARNINGS
         );
     }
     for u in &report.unreadable {
-        eprintln!("captriage: error: {u}");
+        crate::stderr_line!("captriage: error: {u}");
     }
-    write_report(cfg, &report)?;
     let code = exit_code(&report, cfg.fail_on);
+    match write_report(cfg, &report) {
+        // A reader that stopped early (`| head`) does not change the verdict a CI job gates on.
+        Err(e) if output::is_broken_pipe(&e) => {}
+        other => other?,
+    }
     // The process ends here: the operating system takes the report's memory back at once,
     // where freeing it piece by piece takes a while for a report of many destinations.
     std::mem::forget(report);
@@ -90,23 +95,13 @@ pub fn exit_code(report: &Report, fail_on: Option<Level>) -> u8 {
 
 fn write_report(cfg: &AnalyzeConfig, report: &Report) -> Result<()> {
     match &cfg.output {
-        Some(path) => {
-            let file = std::fs::File::create(path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            let mut w = io::BufWriter::new(file);
-            report::write(report, cfg.format, false, &mut w)?;
-            w.flush()?;
-        }
+        Some(path) => output::to_file(path, |w| Ok(report::write(report, cfg.format, false, w)?)),
         None => {
-            let stdout = io::stdout();
-            let color =
-                cfg.format == Format::Table && report::table::color_wanted(stdout.is_terminal());
-            let mut w = io::BufWriter::new(stdout.lock());
-            report::write(report, cfg.format, color, &mut w)?;
-            w.flush()?;
+            let color = cfg.format == Format::Table
+                && report::table::color_wanted(io::stdout().is_terminal());
+            output::to_stdout(|w| Ok(report::write(report, cfg.format, color, w)?))
         }
     }
-    Ok(())
 }
 
 /// Records of one capture, kept on disk until their phase comes.

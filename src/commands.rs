@@ -12,7 +12,7 @@ use crate::enrich::serve::ServeOptions;
 use crate::enrich::state::Store;
 use crate::intel::export::ExportFormat;
 use crate::model::{Diagnostic, Location, Record, Sink};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::CommandFactory;
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -53,19 +53,13 @@ pub fn run(command: Command) -> Result<u8> {
                 ExportFormatArg::Csv => ExportFormat::Csv,
             };
             let summary = match &output {
-                Some(path) => {
-                    let mut f = io::BufWriter::new(
-                        std::fs::File::create(path)
-                            .with_context(|| format!("cannot write {}", path.display()))?,
-                    );
-                    let s = crate::intel::export::export(&intel, format, &mut f)?;
-                    f.flush()?;
-                    s
-                }
+                Some(path) => crate::output::to_file(path, |w| {
+                    crate::intel::export::export(&intel, format, w)
+                })?,
                 None => crate::intel::export::export(&intel, format, &mut out)?,
             };
             for (kind, n) in &summary.skipped {
-                eprintln!(
+                crate::stderr_line!(
                     "captriage: note: {n} {kind} indicators have no {} form",
                     format.name()
                 );
@@ -78,7 +72,7 @@ pub fn run(command: Command) -> Result<u8> {
             let mut diags = Vec::new();
             let n = store.import(&file, &tag, &mut diags)?;
             for d in &diags {
-                eprintln!("captriage: warning: {d}");
+                crate::stderr_line!("captriage: warning: {d}");
             }
             writeln!(out, "{n} names tagged {tag:?} in {}", state.display())?;
         }
@@ -95,7 +89,7 @@ pub fn run(command: Command) -> Result<u8> {
         }
         Command::Serve(args) => {
             let store = Arc::new(Store::open(&args.state)?);
-            eprintln!(
+            crate::stderr_line!(
                 "captriage: serving {} read-only on http://{}",
                 args.state.display(),
                 args.listen
@@ -127,7 +121,7 @@ impl Sink for DnsOnly<'_> {
     }
     fn diagnostic(&mut self, diagnostic: Diagnostic) {
         self.problems += 1;
-        eprintln!("captriage: warning: {diagnostic}");
+        crate::stderr_line!("captriage: warning: {diagnostic}");
     }
 }
 
@@ -151,18 +145,11 @@ fn pdns(args: PdnsArgs, out: &mut dyn Write) -> Result<()> {
     };
     let unreadable = crate::app::read_all(&args.paths, &mut sink)?;
     for u in &unreadable {
-        eprintln!("captriage: error: {u}");
+        crate::stderr_line!("captriage: error: {u}");
     }
     let write = |w: &mut dyn Write| collector.write(w, args.sensor_id.as_deref(), None);
     match &args.output {
-        Some(path) => {
-            let mut f = io::BufWriter::new(
-                std::fs::File::create(path)
-                    .with_context(|| format!("cannot write {}", path.display()))?,
-            );
-            write(&mut f)?;
-            f.flush()?;
-        }
+        Some(path) => crate::output::to_file(path, |w| Ok(write(w)?))?,
         None => write(out)?,
     }
     anyhow::ensure!(unreadable.is_empty(), "some inputs could not be read");
@@ -179,7 +166,7 @@ fn domain(args: DomainArgs, out: &mut dyn Write) -> Result<()> {
         .map(|p| RegDates::load(p, &mut diags))
         .transpose()?;
     for d in &diags {
-        eprintln!("captriage: warning: {d}");
+        crate::stderr_line!("captriage: warning: {d}");
     }
     let settings = DomainSettings {
         new_domain_days: u64::from(crate::settings::Settings::default().new_domain_days),
@@ -231,7 +218,7 @@ fn domain(args: DomainArgs, out: &mut dyn Write) -> Result<()> {
 fn extract(args: ExtractArgs, out: &mut dyn Write) -> Result<()> {
     let stats = crate::input::pcap::extract(&args.capture, &args.output, args.force)?;
     for d in &stats.diagnostics {
-        eprintln!("captriage: warning: {d}");
+        crate::stderr_line!("captriage: warning: {d}");
     }
     writeln!(
         out,

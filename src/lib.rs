@@ -16,6 +16,7 @@ pub mod input;
 pub mod intel;
 pub mod model;
 pub mod names;
+pub mod output;
 pub mod progress;
 pub mod report;
 pub mod resolve;

@@ -10,14 +10,10 @@ fn main() -> ExitCode {
     match app::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            if err
-                .chain()
-                .filter_map(|e| e.downcast_ref::<std::io::Error>())
-                .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-            {
+            if captriage::output::is_broken_pipe(&err) {
                 return ExitCode::from(app::EXIT_OK);
             }
-            eprintln!("captriage: error: {err:#}");
+            captriage::stderr_line!("captriage: error: {err:#}");
             ExitCode::from(app::EXIT_ERROR)
         }
     }

@@ -472,7 +472,7 @@ pub(crate) fn document(report: &Report) -> JsonReport<'_> {
 /// Writes `report` as pretty-printed JSON followed by a newline.
 pub fn write(report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
     let mut out = io::BufWriter::new(out);
-    serde_json::to_writer_pretty(&mut out, &document(report)).map_err(io::Error::other)?;
+    serde_json::to_writer_pretty(&mut out, &document(report)).map_err(io::Error::from)?;
     out.write_all(b"\n")?;
     out.flush()
 }

@@ -173,7 +173,7 @@ fn event(a: &Alert) -> Event<'_> {
 pub fn write(report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
     let mut out = io::BufWriter::new(out);
     for a in &report.alerts {
-        serde_json::to_writer(&mut out, &event(a)).map_err(io::Error::other)?;
+        serde_json::to_writer(&mut out, &event(a)).map_err(io::Error::from)?;
         out.write_all(b"\n")?;
     }
     out.flush()

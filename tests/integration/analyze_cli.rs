@@ -296,6 +296,80 @@ fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
 }
 
 #[test]
+fn a_reader_that_stops_early_keeps_the_exit_code_and_a_failed_write_names_its_file() {
+    let case = "tests/data/reference-cases/all_rules";
+    // `captriage ... | head`: the reader has gone before the report is written. Standard error
+    // goes to the same closed pipe (`2>&1 | head`), where a warning or error used to panic.
+    for format in ["table", "json", "csv", "ndjson", "html"] {
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(r#"exec "$0" analyze "$1" --fail-on low --format "$2" 2>&1"#)
+            .args([bin(), case, format])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let status = child.wait().unwrap();
+        assert_eq!(
+            status.code(),
+            Some(1),
+            "{format}: the verdict, not a broken-pipe error or a panic"
+        );
+    }
+    let run = |args: &[&str]| {
+        std::process::Command::new(bin())
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // Without --fail-on the exit code stays 0 when the reader goes.
+    let mut child = std::process::Command::new(bin())
+        .args(["intel", "export", "--format", "csv"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // A device that refuses the write: exit 2 and a message naming it.
+    if Path::new("/dev/full").exists() {
+        for args in [
+            &["analyze", case, "--quiet", "-o", "/dev/full"][..],
+            &["intel", "export", "-o", "/dev/full"][..],
+        ] {
+            let o = run(args);
+            assert_eq!(o.status.code(), Some(2), "{args:?}");
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            assert!(stderr.contains("cannot write /dev/full: "), "{stderr}");
+        }
+        let o = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(r#"exec "$0" analyze "$1" --quiet --format json > /dev/full"#)
+            .args([bin(), case])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            stderr.contains("cannot write to standard output: "),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
 fn same_data_as_tsv_json_and_gzip_gives_identical_reports() {
     // The generated-logs leg of issue 2: genlogs-style data written three ways by this test.
     let dir = tempfile::tempdir().unwrap();
