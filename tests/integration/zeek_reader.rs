@@ -661,11 +661,16 @@ fn discovery_by_content_not_name() {
     put("c/.hidden.log", &conn);
     put("c/broken.log.gz", b"\x1f\x8bnot really gzip");
     put("c/archive.log.gz", &gzip(b"binary\0\0\0tar-like content"));
-    // A symbolic link loop and a link to a file already found: each read once.
+    // Symbolic link loops (to the directory itself, to its parent), a link to a file already
+    // found and a link to a directory already walked (like Zeek's `logs/current`): each file
+    // is read once.
     #[cfg(unix)]
     {
-        assert!(std::os::unix::fs::symlink(d.join("c"), d.join("c/loop")).is_ok());
-        assert!(std::os::unix::fs::symlink(d.join("a/conn.log"), d.join("c/same.log")).is_ok());
+        use std::os::unix::fs::symlink;
+        assert!(symlink(d.join("c"), d.join("c/loop")).is_ok());
+        assert!(symlink("..", d.join("c/up")).is_ok());
+        assert!(symlink(d.join("a/conn.log"), d.join("c/same.log")).is_ok());
+        assert!(symlink("a", d.join("current")).is_ok());
     }
     let (files, problems) =
         input::discover(&[d.to_path_buf(), d.join("missing"), d.join("a/conn.log")]);
