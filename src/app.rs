@@ -68,11 +68,8 @@ fn run_analyze(cfg: &AnalyzeConfig) -> Result<u8> {
         crate::stderr_line!("captriage: error: {u}");
     }
     let code = exit_code(&report, cfg.fail_on);
-    match write_report(cfg, &report) {
-        // A reader that stopped early (`| head`) does not change the verdict a CI job gates on.
-        Err(e) if output::is_broken_pipe(&e) => {}
-        other => other?,
-    }
+    // A reader that stopped early (`| head`) does not change the verdict a CI job gates on.
+    output::unless_reader_gone(write_report(cfg, &report))?;
     // The process ends here: the operating system takes the report's memory back at once,
     // where freeing it piece by piece takes a while for a report of many destinations.
     std::mem::forget(report);
@@ -95,11 +92,11 @@ pub fn exit_code(report: &Report, fail_on: Option<Level>) -> u8 {
 
 fn write_report(cfg: &AnalyzeConfig, report: &Report) -> Result<()> {
     match &cfg.output {
-        Some(path) => output::to_file(path, |w| Ok(report::write(report, cfg.format, false, w)?)),
+        Some(path) => output::to_file(path, |w| report::write(report, cfg.format, false, w)),
         None => {
             let color = cfg.format == Format::Table
                 && report::table::color_wanted(io::stdout().is_terminal());
-            output::to_stdout(|w| Ok(report::write(report, cfg.format, color, w)?))
+            output::to_stdout(|w| report::write(report, cfg.format, color, w))
         }
     }
 }

@@ -148,10 +148,12 @@ fn pdns(args: PdnsArgs, out: &mut dyn Write) -> Result<()> {
         crate::stderr_line!("captriage: error: {u}");
     }
     let write = |w: &mut dyn Write| collector.write(w, args.sensor_id.as_deref(), None);
-    match &args.output {
-        Some(path) => crate::output::to_file(path, |w| Ok(write(w)?))?,
-        None => write(out)?,
-    }
+    let written = match &args.output {
+        Some(path) => crate::output::to_file(path, write),
+        None => write(out).map_err(Into::into),
+    };
+    // A reader that stopped early (`| head`) does not hide the inputs that could not be read.
+    crate::output::unless_reader_gone(written)?;
     anyhow::ensure!(unreadable.is_empty(), "some inputs could not be read");
     Ok(())
 }

@@ -10,10 +10,13 @@ use std::path::Path;
 
 /// Creates `path`, runs `write` on it (buffered) and flushes. On a failed write or flush the
 /// error names the file, and the file is removed when it is a regular file.
-pub fn to_file<T>(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<T>) -> Result<T> {
+pub fn to_file<T, E: Into<anyhow::Error>>(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> Result<T, E>,
+) -> Result<T> {
     let file = File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
     let mut w = BufWriter::new(file);
-    let outcome = write(&mut w).and_then(|v| {
+    let outcome = write(&mut w).map_err(Into::into).and_then(|v| {
         w.flush()?;
         Ok(v)
     });
@@ -33,10 +36,14 @@ pub fn to_file<T>(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<T>) 
 
 /// Runs `write` on standard output (buffered, locked) and flushes; an error says where it
 /// went wrong.
-pub fn to_stdout<T>(write: impl FnOnce(&mut dyn Write) -> Result<T>) -> Result<T> {
+pub fn to_stdout<T, E: Into<anyhow::Error>>(
+    write: impl FnOnce(&mut dyn Write) -> Result<T, E>,
+) -> Result<T> {
     let stdout = io::stdout();
     let mut w = BufWriter::new(stdout.lock());
-    let v = write(&mut w).context("cannot write to standard output")?;
+    let v = write(&mut w)
+        .map_err(Into::into)
+        .context("cannot write to standard output")?;
     w.flush().context("cannot write to standard output")?;
     Ok(v)
 }
@@ -55,6 +62,15 @@ macro_rules! stderr_line {
     ($($arg:tt)*) => {
         $crate::output::stderr_line(format_args!($($arg)*))
     };
+}
+
+/// The outcome of writing output whose reader may stop early: a broken pipe is success, so
+/// the exit code a command decides afterwards (or has decided) is the one the caller sees.
+pub fn unless_reader_gone(written: Result<()>) -> Result<()> {
+    match written {
+        Err(e) if is_broken_pipe(&e) => Ok(()),
+        other => other,
+    }
 }
 
 /// Whether `err` comes from writing to a pipe whose reader has gone (`captriage ... | head`).
@@ -122,5 +138,13 @@ mod tests {
         assert!(is_broken_pipe(&anyhow::Error::from(from_csv)));
         let from_json = serde_json::Error::io(io::Error::from(io::ErrorKind::BrokenPipe));
         assert!(is_broken_pipe(&anyhow::Error::from(from_json)));
+    }
+
+    #[test]
+    fn only_a_reader_gone_is_forgiven() {
+        let gone = anyhow::Error::from(io::Error::from(io::ErrorKind::BrokenPipe));
+        assert!(unless_reader_gone(Err(gone)).is_ok());
+        let full = anyhow::Error::from(io::Error::from(io::ErrorKind::StorageFull));
+        assert!(unless_reader_gone(Err(full)).is_err());
     }
 }

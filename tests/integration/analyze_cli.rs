@@ -295,43 +295,65 @@ fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
     assert!(d.join("logs/report.json").is_file());
 }
 
-#[test]
-fn a_reader_that_stops_early_keeps_the_exit_code_and_a_failed_write_names_its_file() {
-    let case = "tests/data/reference-cases/all_rules";
-    // `captriage ... | head`: the reader has gone before the report is written. Standard error
-    // goes to the same closed pipe (`2>&1 | head`), where a warning or error used to panic.
-    for format in ["table", "json", "csv", "ndjson", "html"] {
-        let mut child = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(r#"exec "$0" analyze "$1" --fail-on low --format "$2" 2>&1"#)
-            .args([bin(), case, format])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        drop(child.stdout.take());
-        let status = child.wait().unwrap();
-        assert_eq!(
-            status.code(),
-            Some(1),
-            "{format}: the verdict, not a broken-pipe error or a panic"
-        );
-    }
-    let run = |args: &[&str]| {
-        std::process::Command::new(bin())
-            .args(args)
-            .stdout(std::process::Stdio::null())
-            .output()
-            .unwrap()
-    };
-    // Without --fail-on the exit code stays 0 when the reader goes.
-    let mut child = std::process::Command::new(bin())
-        .args(["intel", "export", "--format", "csv"])
+/// Runs `cmd` with its standard output a pipe whose reader has gone before anything is written
+/// (`captriage ... | head`); standard error is captured.
+fn with_reader_gone(cmd: &mut std::process::Command) -> std::process::Output {
+    let mut child = cmd
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     drop(child.stdout.take());
-    let o = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_reader_that_stops_early_keeps_the_exit_code_and_a_failed_write_names_its_file() {
+    let case = "tests/data/reference-cases/all_rules";
+    // Standard error goes to the same closed pipe (`2>&1 | head`), where a warning or an error
+    // used to panic.
+    for format in ["table", "json", "csv", "ndjson", "html"] {
+        let o = with_reader_gone(
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(r#"exec "$0" analyze "$1" --fail-on low --format "$2" 2>&1"#)
+                .args([bin(), case, format]),
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{format}: the verdict, not a broken-pipe error or a panic"
+        );
+    }
+    // A warning for every bad line, and an unreadable input, on a closed standard error: the
+    // run still ends with its own exit code (2: an input could not be read).
+    let d = tempfile::tempdir().unwrap();
+    let mut conn = std::fs::read(Path::new(case).join("conn.log")).unwrap();
+    conn.extend_from_slice(b"not\ta\tconn\trow\n".repeat(50).as_slice());
+    std::fs::write(d.path().join("conn.log"), conn).unwrap();
+    let o = with_reader_gone(
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(r#"exec "$0" analyze "$1" "$1/missing" 2>&1"#)
+            .args([bin(), d.path().to_str().unwrap()]),
+    );
+    assert_eq!(o.status.code(), Some(2), "a panic would be 101");
+    // pdns with an unreadable input: a reader gone does not hide it (exit 2, not 0).
+    let o = with_reader_gone(std::process::Command::new(bin()).args([
+        "pdns",
+        "tests/data",
+        "/missing/captriage",
+    ]));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // A command with nothing else to report exits 0 and says nothing.
+    let o = with_reader_gone(
+        std::process::Command::new(bin()).args(["intel", "export", "--format", "csv"]),
+    );
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -343,16 +365,23 @@ fn a_reader_that_stops_early_keeps_the_exit_code_and_a_failed_write_names_its_fi
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    // A device that refuses the write: exit 2 and a message naming it.
+    // A device that refuses the write: exit 2 and a message naming it; the device is no
+    // regular file and is left alone.
     if Path::new("/dev/full").exists() {
         for args in [
             &["analyze", case, "--quiet", "-o", "/dev/full"][..],
             &["intel", "export", "-o", "/dev/full"][..],
+            &["pdns", "tests/data", "-o", "/dev/full"][..],
         ] {
-            let o = run(args);
+            let o = std::process::Command::new(bin())
+                .args(args)
+                .stdout(std::process::Stdio::null())
+                .output()
+                .unwrap();
             assert_eq!(o.status.code(), Some(2), "{args:?}");
             let stderr = String::from_utf8_lossy(&o.stderr);
             assert!(stderr.contains("cannot write /dev/full: "), "{stderr}");
+            assert!(Path::new("/dev/full").exists());
         }
         let o = std::process::Command::new("sh")
             .arg("-c")
